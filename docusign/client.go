@@ -152,8 +152,8 @@ type request struct {
 }
 
 // do sends req, decodes a 2xx reply into out and returns the reply's metadata. It retries once after a token
-// refresh (401 AUTHORIZATION_INVALID_TOKEN or USER_AUTHENTICATION_FAILED) and, for eSignature calls, once when a
-// wrong-environment error is explained by a changed base_uri in refreshed userinfo. Nothing else is retried.
+// refresh (a 401 for which isTokenRejected holds) and, for eSignature calls, once when a wrong-environment error is
+// explained by a changed base_uri in refreshed userinfo. Nothing else is retried.
 func (c *Client) do(ctx context.Context, req request, out any) (Reply, error) {
 	var body []byte
 	if req.body != nil {
@@ -196,8 +196,7 @@ func (c *Client) do(ctx context.Context, req request, out any) (Reply, error) {
 		if apiErr == nil {
 			return reply, nil
 		}
-		if apiErr.StatusCode == http.StatusUnauthorized && !tokenRetried &&
-			(apiErr.ErrorCode == CodeInvalidToken || apiErr.ErrorCode == CodeUserAuthenticationFailed) {
+		if apiErr.StatusCode == http.StatusUnauthorized && !tokenRetried && isTokenRejected(req.api, apiErr.ErrorCode) {
 			tokenRetried = true
 			c.tokens.invalidate(access)
 			continue
@@ -214,6 +213,19 @@ func (c *Client) do(ctx context.Context, req request, out any) (Reply, error) {
 		}
 		return reply, apiErr
 	}
+}
+
+// adminCodeUnauthorized is the Admin API's error for a missing, expired or revoked access token
+// ({"error":"unauthorized","error_description":"Not Authorized"}, docusign-api.md §4).
+const adminCodeUnauthorized = "unauthorized"
+
+// isTokenRejected reports whether a 401 with this code says the access token is no longer accepted, so that a new
+// token may succeed: AUTHORIZATION_INVALID_TOKEN or USER_AUTHENTICATION_FAILED (eSignature), "unauthorized" (Admin).
+func isTokenRejected(api API, code string) bool {
+	if api == APIAdmin && code == adminCodeUnauthorized {
+		return true
+	}
+	return code == CodeInvalidToken || code == CodeUserAuthenticationFailed
 }
 
 // baseURL is the base a request's path is appended to, with the userinfo generation it was read from.

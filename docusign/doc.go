@@ -42,8 +42,8 @@
 // The [Hook] is called before every API request (to take a rate-limit token; an error aborts the call) and after
 // every reply (to report the headers), exactly once each per HTTP request. Token and userinfo calls bypass it.
 // The client retries only twice, once each: after a token refresh when a 401 says AUTHORIZATION_INVALID_TOKEN or
-// USER_AUTHENTICATION_FAILED, and, for eSignature calls, when a wrong-environment error is explained by a changed
-// base_uri in refreshed userinfo. Every other retry belongs to the caller.
+// USER_AUTHENTICATION_FAILED (on the Admin API: "unauthorized"), and, for eSignature calls, when a wrong-environment
+// error is explained by a changed base_uri in refreshed userinfo. Every other retry belongs to the caller.
 //
 // # Rate-limit budget of Admin API calls
 //

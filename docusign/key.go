@@ -19,17 +19,18 @@ var ErrInvalidPrivateKey = errors.New("docusign: invalid private key")
 // ParsePrivateKey parses an RSA private key in PEM form ("RSA PRIVATE KEY" = PKCS#1 or "PRIVATE KEY" = PKCS#8) or
 // as raw DER. Errors never contain key material.
 func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
-	der := bytes.TrimSpace(data)
-	if len(der) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidPrivateKey)
 	}
-	if block, _ := pem.Decode(der); block != nil {
+	der := data // raw DER is binary: trimming could cut a final byte that happens to be whitespace
+	if block, _ := pem.Decode(trimmed); block != nil {
 		if strings.Contains(block.Type, "ENCRYPTED") || block.Headers["Proc-Type"] != "" {
 			return nil, fmt.Errorf("%w: the PEM block is encrypted; decrypt it (openssl rsa -in key.pem -out plain.pem)",
 				ErrInvalidPrivateKey)
 		}
 		der = block.Bytes
-	} else if bytes.Contains(der, []byte("-----BEGIN")) {
+	} else if bytes.Contains(trimmed, []byte("-----BEGIN")) {
 		return nil, fmt.Errorf("%w: malformed PEM (check the BEGIN/END lines and the line breaks)", ErrInvalidPrivateKey)
 	}
 	if key, err := x509.ParsePKCS1PrivateKey(der); err == nil {
