@@ -2,12 +2,18 @@ package jobs_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/jml-sync/docusign-worker/internal/testenv"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func mustRedis(tb testing.TB) *redis.Client {
 	tb.Helper()
@@ -24,4 +30,19 @@ func uniqueQueue(tb testing.TB, rdb *redis.Client) string {
 		_ = insp.DeleteQueue(q, true)
 	})
 	return q
+}
+
+// waitFor polls cond every 10 ms until it holds, failing the test after
+// timeout.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting until %s", timeout, what)
+		}
+		<-tick.C
+	}
 }

@@ -138,8 +138,10 @@ func QueueFor(taskType string) string {
 type TaskOptions struct {
 	// Retention keeps the completed task (and so its TaskID); default DefaultRetention.
 	Retention time.Duration
-	// MaxRetry is asynq's MaxRetry; see RetryPolicy for why it is one above
-	// the configured limit.
+	// MaxRetry is asynq's MaxRetry: MaxRetryFor(the worker's retry limit),
+	// one above the limit, which RetryLimitMiddleware enforces (asynq
+	// archives at Retried >= MaxRetry before consulting IsFailure). Default
+	// MaxRetryFor(DefaultRetryLimit).
 	MaxRetry int
 	// Queue overrides QueueFor (e.g. QueueLow for a backfill).
 	Queue string
@@ -178,9 +180,10 @@ func NewTask(taskType string, p Payload, o TaskOptions) (*asynq.Task, error) {
 		asynq.Queue(o.Queue),
 		asynq.Retention(o.Retention),
 	}
-	if o.MaxRetry > 0 {
-		opts = append(opts, asynq.MaxRetry(o.MaxRetry))
+	if o.MaxRetry <= 0 {
+		o.MaxRetry = MaxRetryFor(DefaultRetryLimit)
 	}
+	opts = append(opts, asynq.MaxRetry(o.MaxRetry))
 	if !p.EffectiveAt.IsZero() && p.EffectiveAt.After(now()) {
 		opts = append(opts, asynq.ProcessAt(p.EffectiveAt))
 	}

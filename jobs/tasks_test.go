@@ -107,6 +107,7 @@ func TestNewTaskOptionsReachRedis(t *testing.T) {
 	require.Equal(t, asynq.TaskStateScheduled, info.State)
 	require.True(t, p.EffectiveAt.Equal(info.NextProcessAt))
 	require.Equal(t, jobs.DefaultRetention, info.Retention)
+	require.Equal(t, jobs.MaxRetryFor(jobs.DefaultRetryLimit), info.MaxRetry, "one above the limit the middleware enforces")
 
 	_, err = client.Enqueue(task)
 	require.ErrorIs(t, err, asynq.ErrTaskIDConflict)
