@@ -139,7 +139,7 @@ func startEvents(tb testing.TB, js jetstream.JetStream, r *redisBackends, queue 
 			tb.Logf("intake: pauses %d, naked %d, duplicates %d", s.Pauses, s.Naked, s.Duplicates)
 		}
 	})
-	waitFor(tb, 10*time.Second, "consumer created", func() bool {
+	testenv.WaitFor(tb, 10*time.Second, "consumer created", func() bool {
 		_, err := js.Consumer(context.Background(), events.DefaultStream, events.DefaultDurable)
 		return err == nil
 	})

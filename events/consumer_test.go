@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jml-sync/docusign-worker/events"
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 	"github.com/jml-sync/docusign-worker/jobs"
 )
 
@@ -122,11 +123,11 @@ func TestIntakeEndToEnd(t *testing.T) {
 	scheduled := mustJSON(t, m)
 	good = append(good, published{id: "e4", taskType: jobs.TypeUserCreate, body: scheduled, seq: b.publish(t, scheduled, nil)})
 
-	waitFor(t, 20*time.Second, "all events handled", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "all events handled", func() bool {
 		s := b.c.Stats()
 		return s.Enqueued == uint64(len(good)) && totalDeadLettered(s) == uint64(len(bads))
 	})
-	waitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
+	testenv.WaitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
 	info := b.consumerInfo(t)
 	require.Zero(t, info.NumRedelivered, "every message was handled on its first delivery")
 
@@ -216,7 +217,7 @@ func TestIntakeQueuesPerTaskType(t *testing.T) {
 	b.publish(t, mustJSON(t, b.event("q1", events.TypeJoined, "E1")), nil)
 	b.publish(t, mustJSON(t, b.event("q2", events.TypeUpdated, "E1")), nil)
 	b.publish(t, mustJSON(t, b.event("q3", events.TypeLeft, "E1")), nil)
-	waitFor(t, 10*time.Second, "enqueued", func() bool { return b.c.Stats().Enqueued == 3 })
+	testenv.WaitFor(t, 10*time.Second, "enqueued", func() bool { return b.c.Stats().Enqueued == 3 })
 
 	for _, c := range []struct{ queue, id, taskType string }{
 		{jobs.QueueDefault, "q1", jobs.TypeUserCreate},
@@ -234,11 +235,11 @@ func TestIntakeQueuesPerTaskType(t *testing.T) {
 	dataOf(future)["effective_at"] = time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	t.Cleanup(func() { _ = insp.DeleteTask(jobs.QueueCritical, jobs.TaskID(b.source, "q4", jobs.TypeUserClose)) })
 	b.publish(t, mustJSON(t, future), nil)
-	waitFor(t, 10*time.Second, "scheduled", func() bool { return b.c.Stats().Enqueued == 4 })
+	testenv.WaitFor(t, 10*time.Second, "scheduled", func() bool { return b.c.Stats().Enqueued == 4 })
 	cancel := b.event("q5", events.TypeCancelled, "E2")
 	dataOf(cancel)["cancels"] = "q4"
 	b.publish(t, mustJSON(t, cancel), nil)
-	waitFor(t, 10*time.Second, "cancelled", func() bool { return b.c.Stats().CancelledTasks == 1 })
+	testenv.WaitFor(t, 10*time.Second, "cancelled", func() bool { return b.c.Stats().CancelledTasks == 1 })
 	_, err := b.taskInfo(t, jobs.QueueCritical, "q4", jobs.TypeUserClose)
 	require.ErrorIs(t, err, asynq.ErrTaskNotFound)
 }
@@ -249,13 +250,13 @@ func TestIntakeDuplicateEvent(t *testing.T) {
 
 	body := mustJSON(t, b.event("dup-1", events.TypeJoined, "E1"))
 	b.publishID(t, body, nil, "first")
-	waitFor(t, 10*time.Second, "first enqueue", func() bool { return b.c.Stats().Enqueued == 1 })
+	testenv.WaitFor(t, 10*time.Second, "first enqueue", func() bool { return b.c.Stats().Enqueued == 1 })
 
 	// The same event (source+id) published again with a new Nats-Msg-Id,
 	// e.g. by a retrying HR system after the duplicates window.
 	b.publishID(t, body, nil, "second")
-	waitFor(t, 10*time.Second, "duplicate acked", func() bool { return b.c.Stats().Duplicates == 1 })
-	waitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
+	testenv.WaitFor(t, 10*time.Second, "duplicate acked", func() bool { return b.c.Stats().Duplicates == 1 })
+	testenv.WaitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
 
 	s := b.c.Stats()
 	require.Equal(t, uint64(1), s.Enqueued)
@@ -284,7 +285,7 @@ func TestIntakeCancellation(t *testing.T) {
 		dataOf(leaver)["effective_at"] = future
 		body := mustJSON(t, leaver)
 		b.publish(t, body, nil)
-		waitFor(t, 10*time.Second, "leaver scheduled", func() bool {
+		testenv.WaitFor(t, 10*time.Second, "leaver scheduled", func() bool {
 			ti, err := b.taskInfo(t, b.queue, "leave-1", jobs.TypeUserClose)
 			return err == nil && ti.State == asynq.TaskStateScheduled
 		})
@@ -292,7 +293,7 @@ func TestIntakeCancellation(t *testing.T) {
 		cancel := b.event("cancel-1", events.TypeCancelled, "E1")
 		dataOf(cancel)["cancels"] = "leave-1"
 		b.publish(t, mustJSON(t, cancel), nil)
-		waitFor(t, 10*time.Second, "scheduled task deleted", func() bool {
+		testenv.WaitFor(t, 10*time.Second, "scheduled task deleted", func() bool {
 			_, err := b.taskInfo(t, b.queue, "leave-1", jobs.TypeUserClose)
 			return errors.Is(err, asynq.ErrTaskNotFound)
 		})
@@ -307,7 +308,7 @@ func TestIntakeCancellation(t *testing.T) {
 		// A redelivery (re-publication) of the cancelled event does not
 		// resurrect it.
 		b.publish(t, body, nil)
-		waitFor(t, 10*time.Second, "re-published event skipped", func() bool { return b.c.Stats().Cancelled == 1 })
+		testenv.WaitFor(t, 10*time.Second, "re-published event skipped", func() bool { return b.c.Stats().Cancelled == 1 })
 		_, err = b.taskInfo(t, b.queue, "leave-1", jobs.TypeUserClose)
 		require.ErrorIs(t, err, asynq.ErrTaskNotFound)
 	})
@@ -316,19 +317,19 @@ func TestIntakeCancellation(t *testing.T) {
 		cancel := b.event("cancel-2", events.TypeCancelled, "E2")
 		dataOf(cancel)["cancels"] = "join-2"
 		b.publish(t, mustJSON(t, cancel), nil)
-		waitFor(t, 10*time.Second, "tombstone written", func() bool {
+		testenv.WaitFor(t, 10*time.Second, "tombstone written", func() bool {
 			has, err := b.redis.tombstones.Has(context.Background(), b.source, "join-2")
 			return err == nil && has
 		})
 		before := b.c.Stats()
 		b.publish(t, mustJSON(t, b.event("join-2", events.TypeJoined, "E2")), nil)
-		waitFor(t, 10*time.Second, "cancelled event skipped", func() bool { return b.c.Stats().Cancelled == before.Cancelled+1 })
+		testenv.WaitFor(t, 10*time.Second, "cancelled event skipped", func() bool { return b.c.Stats().Cancelled == before.Cancelled+1 })
 		_, err := b.taskInfo(t, b.queue, "join-2", jobs.TypeUserCreate)
 		require.ErrorIs(t, err, asynq.ErrTaskNotFound)
 		require.Equal(t, before.Enqueued, b.c.Stats().Enqueued)
 	})
 
-	waitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
+	testenv.WaitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
 	require.Zero(t, totalDeadLettered(b.c.Stats()))
 }
 
@@ -384,11 +385,11 @@ func TestIntakeRedisOutage(t *testing.T) {
 		}
 	}
 	publish(0, 20)
-	waitFor(t, 10*time.Second, "first batch enqueued", func() bool { return b.c.Stats().Enqueued == 20 })
+	testenv.WaitFor(t, 10*time.Second, "first batch enqueued", func() bool { return b.c.Stats().Enqueued == 20 })
 
 	srv.kill(t)
 	publish(20, 50)
-	waitFor(t, 10*time.Second, "intake paused", func() bool { return b.c.Stats().Paused })
+	testenv.WaitFor(t, 10*time.Second, "intake paused", func() bool { return b.c.Stats().Paused })
 
 	// While Redis is down, the consumer fetches nothing: over an outage of
 	// many nak delays, deliveries grow by no more than what the last pull
@@ -410,11 +411,11 @@ observe:
 	}
 
 	srv.start(t)
-	waitFor(t, 20*time.Second, "every event enqueued", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "every event enqueued", func() bool {
 		s := b.c.Stats()
 		return s.Enqueued+s.Duplicates == 50 && !s.Paused
 	})
-	waitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
+	testenv.WaitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
 
 	for i := range 50 {
 		_, err := b.taskInfo(t, b.queue, "out-"+strconv.Itoa(i), jobs.TypeUserCreate)
@@ -458,7 +459,7 @@ func TestIntakeMaxDeliveries(t *testing.T) {
 	h := nats.Header{}
 	h.Set("X-Trace", "p")
 	seq := b.publish(t, poison, h)
-	waitFor(t, 20*time.Second, "poison dead-lettered", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "poison dead-lettered", func() bool {
 		return b.c.Stats().DeadLettered[events.ReasonMaxDeliveries] == 1
 	})
 
@@ -468,7 +469,7 @@ func TestIntakeMaxDeliveries(t *testing.T) {
 	for i := range 3 {
 		b.publish(t, mustJSON(t, b.event("ok-"+strconv.Itoa(i), events.TypeJoined, "E2")), nil)
 	}
-	waitFor(t, 10*time.Second, "good events enqueued", func() bool { return b.c.Stats().Enqueued == 3 })
+	testenv.WaitFor(t, 10*time.Second, "good events enqueued", func() bool { return b.c.Stats().Enqueued == 3 })
 
 	dls := deadLetters(t, b.js)
 	require.Len(t, dls, 1)
@@ -492,13 +493,13 @@ func TestIntakeDeadLetterUnavailable(t *testing.T) {
 
 	body := []byte(`not json`)
 	b.publish(t, body, nil)
-	waitFor(t, 10*time.Second, "handed back twice", func() bool { return b.c.Stats().Naked >= 2 })
+	testenv.WaitFor(t, 10*time.Second, "handed back twice", func() bool { return b.c.Stats().Naked >= 2 })
 	require.Equal(t, 1, b.consumerInfo(t).NumAckPending+int(b.consumerInfo(t).NumPending), "not terminated")
 	require.Zero(t, totalDeadLettered(b.c.Stats()))
 
 	require.NoError(t, events.EnsureStreams(context.Background(), b.js, b.cfg))
-	waitFor(t, 10*time.Second, "dead-lettered", func() bool { return b.c.Stats().DeadLettered[events.ReasonBadJSON] == 1 })
-	waitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
+	testenv.WaitFor(t, 10*time.Second, "dead-lettered", func() bool { return b.c.Stats().DeadLettered[events.ReasonBadJSON] == 1 })
+	testenv.WaitFor(t, 10*time.Second, "consumer settled", func() bool { return b.settled(t) })
 	dls := deadLetters(t, b.js)
 	require.Len(t, dls, 1)
 	require.Equal(t, body, dls[0].Data)
@@ -527,8 +528,8 @@ func TestIntakeSlowEnqueue(t *testing.T) {
 		},
 	})
 	b.publish(t, mustJSON(t, b.event("slow-1", events.TypeJoined, "E1")), nil)
-	waitFor(t, 15*time.Second, "enqueued", func() bool { return b.c.Stats().Enqueued == 1 })
-	waitFor(t, 5*time.Second, "consumer settled", func() bool { return b.settled(t) })
+	testenv.WaitFor(t, 15*time.Second, "enqueued", func() bool { return b.c.Stats().Enqueued == 1 })
+	testenv.WaitFor(t, 5*time.Second, "consumer settled", func() bool { return b.settled(t) })
 	require.Zero(t, b.consumerInfo(t).NumRedelivered)
 	require.Equal(t, 1, fe.callsFor(jobs.TaskID(b.source, "slow-1", jobs.TypeUserCreate)))
 	require.Zero(t, b.c.Stats().Duplicates)
@@ -557,7 +558,7 @@ func TestConsumerLifecycle(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
-		waitFor(t, 10*time.Second, "consumer created", func() bool {
+		testenv.WaitFor(t, 10*time.Second, "consumer created", func() bool {
 			_, err := js.Consumer(context.Background(), events.DefaultStream, events.DefaultDurable)
 			return err == nil
 		})

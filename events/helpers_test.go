@@ -151,7 +151,7 @@ func setup(tb testing.TB, o setupOpts) *bundle {
 	b.c, b.cfg = c, cfg
 	start(tb, c)
 	// The streams exist once the consumer does.
-	waitFor(tb, 10*time.Second, "consumer created", func() bool {
+	testenv.WaitFor(tb, 10*time.Second, "consumer created", func() bool {
 		_, err := js.Consumer(context.Background(), streamName(cfg), durableName(cfg))
 		return err == nil
 	})
@@ -219,20 +219,6 @@ func durableName(cfg events.Config) string {
 		return events.DefaultDurable
 	}
 	return cfg.Durable
-}
-
-// waitFor polls cond every 20 ms until it holds, failing after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // event returns an event of the bundle's source as a JSON object.
@@ -358,7 +344,7 @@ func (r *redisServer) start(tb testing.TB) {
 	require.NoError(tb, r.cmd.Start())
 	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
 	defer func() { _ = c.Close() }()
-	waitFor(tb, 10*time.Second, "redis-server on "+r.addr(), func() bool {
+	testenv.WaitFor(tb, 10*time.Second, "redis-server on "+r.addr(), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		return c.Ping(ctx).Err() == nil

@@ -32,7 +32,7 @@ func TestLease(t *testing.T) {
 		free.release(t.Context())
 
 		start := time.Now()
-		waitFor(t, 3*time.Second, "the lease outlives three TTLs", func() bool {
+		testenv.WaitFor(t, 3*time.Second, "the lease outlives three TTLs", func() bool {
 			if time.Since(start) < 3*ttl {
 				return false
 			}
@@ -66,7 +66,7 @@ func TestLease(t *testing.T) {
 		require.NoError(t, err)
 		defer l.release(t.Context())
 		require.NoError(t, rdb.Set(t.Context(), key, "taken-over", time.Minute).Err())
-		waitFor(t, 3*time.Second, "the job's context is cancelled", func() bool { return ctx.Err() != nil })
+		testenv.WaitFor(t, 3*time.Second, "the job's context is cancelled", func() bool { return ctx.Err() != nil })
 		require.ErrorIs(t, context.Cause(ctx), errLeaseLost)
 
 		ok, err := l.setWatermark(t.Context(), keys.watermark("E4"), Watermark{ID: "x"})
@@ -85,18 +85,4 @@ func TestEmployeeKeysShareHashTag(t *testing.T) {
 	require.Equal(t, "p:{emp:E}:watermark", k.watermark("E"))
 	require.Equal(t, "p:{emp:E}:identity", k.identity("E"))
 	require.Equal(t, "p:{emp:E}:audit:T", k.pendingAudit("E", "T"))
-}
-
-// waitFor polls cond every 10 ms until it holds, failing after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		<-tick.C
-	}
 }

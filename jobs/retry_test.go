@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jml-sync/docusign-worker/docusign"
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 	"github.com/jml-sync/docusign-worker/jobs"
 	"github.com/jml-sync/docusign-worker/ratelimit"
 )
@@ -173,7 +174,7 @@ func TestRetryLimitWithAsynqServer(t *testing.T) {
 		}
 		return info, true
 	}
-	waitFor(t, 20*time.Second, "both tasks settle", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "both tasks settle", func() bool {
 		a, okA := state("last-attempt-rate-limited")
 		b, okB := state("always-failing")
 		return okA && okB && a.State == asynq.TaskStateCompleted && b.State == asynq.TaskStateArchived

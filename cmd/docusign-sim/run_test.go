@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 )
 
 // syncBuffer is an io.Writer safe for the command and the test to share.
@@ -34,18 +36,6 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// waitFor polls cond every 10 ms for at most d.
-func waitFor(tb testing.TB, d time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.FailNow(tb, "condition not met in time")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestGenKey(t *testing.T) {
@@ -103,7 +93,7 @@ func TestServeDemoSeed(t *testing.T) {
 		done <- run(ctx, []string{"-info-file", infoPath, "-hourly-limit", "600", "-window", "60s",
 			"-fault", "Users_PostUsers:latency=1ms", "-foreign-rate", "159b8cdb-5f4a-4f2f-8e61-d9fb90cf2a63=120"}, &out, &errOut)
 	}()
-	waitFor(t, 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the condition", func() bool {
 		_, err := os.Stat(infoPath)
 		return err == nil
 	})

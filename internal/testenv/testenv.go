@@ -83,3 +83,18 @@ func Prefix(tb testing.TB, c *redis.Client) string {
 	}
 	return p
 }
+
+// WaitFor polls cond every 10 ms until it holds, failing the test with what
+// when timeout passes first. Tests use it instead of sleeping.
+func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
