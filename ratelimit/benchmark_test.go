@@ -2,6 +2,9 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,4 +182,133 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	}
 	report(b, rt)
+}
+
+// BenchmarkAcquirePaired runs this limiter and redis_rate's AllowN in the
+// same loop, alternating which goes first, on two clients of the same Redis.
+// On a shared machine the load drifts between separate benchmarks by more
+// than the difference being measured; paired, both see the same load. It
+// reports the mean and the median latency of each (ns/acquire-…,
+// p50-ns/acquire-…) and their round trips; ns/op is the pair.
+func BenchmarkAcquirePaired(b *testing.B) {
+	ctx := context.Background()
+	huge := 1 << 40
+	limit := redis_rate.Limit{Rate: huge, Burst: huge, Period: time.Second}
+
+	b.Run("serial", func(b *testing.B) {
+		p := newPair(b, huge)
+		var lat pairLatencies
+		flip := false
+		for b.Loop() {
+			if err := p.run(ctx, limit, flip, &lat); err != nil {
+				b.Fatal(err)
+			}
+			flip = !flip
+		}
+		p.report(b, &lat)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		p := newPair(b, huge)
+		var (
+			mu  sync.Mutex
+			all pairLatencies
+		)
+		b.RunParallel(func(pb *testing.PB) {
+			var lat pairLatencies
+			flip := false
+			for pb.Next() {
+				if err := p.run(ctx, limit, flip, &lat); err != nil {
+					b.Error(err)
+					break
+				}
+				flip = !flip
+			}
+			mu.Lock()
+			all.ours = append(all.ours, lat.ours...)
+			all.theirs = append(all.theirs, lat.theirs...)
+			mu.Unlock()
+		})
+		p.report(b, &all)
+	})
+}
+
+// pair is this limiter and redis_rate's, each on its own counted client.
+type pair struct {
+	ours    *ratelimit.Limiter
+	theirs  *redis_rate.Limiter
+	key     string
+	rt, rrt *roundTrips
+}
+
+// pairLatencies are the latencies of one goroutine's acquisitions.
+type pairLatencies struct{ ours, theirs []time.Duration }
+
+func newPair(b *testing.B, huge int) *pair {
+	b.Helper()
+	ctx := context.Background()
+	rdb, rt := benchClient(b)
+	ours, err := ratelimit.New(rdb, ratelimit.Config{
+		KeyPrefix: testenv.Prefix(b, rdb), DefaultLimit: huge, DefaultBurstLimit: huge,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ours.Wait(ctx, "acct", 1, ratelimit.Default); err != nil { // loads the script
+		b.Fatal(err)
+	}
+	rrdb, rrt := benchClient(b)
+	key := testenv.Prefix(b, nil) + "acct"
+	b.Cleanup(func() { rrdb.Del(context.Background(), "rate:"+key) })
+	theirs := redis_rate.NewLimiter(rrdb)
+	if _, err := theirs.AllowN(ctx, key, redis_rate.PerSecond(huge), 1); err != nil {
+		b.Fatal(err)
+	}
+	rt.n.Store(0)
+	rrt.n.Store(0)
+	return &pair{ours: ours, theirs: theirs, key: key, rt: rt, rrt: rrt}
+}
+
+// run takes one token from each limiter, this one first unless flip, and
+// records how long each took.
+func (p *pair) run(ctx context.Context, limit redis_rate.Limit, flip bool, lat *pairLatencies) error {
+	for i := range 2 {
+		t0 := time.Now()
+		if (i == 0) != flip {
+			if _, err := p.ours.Wait(ctx, "acct", 1, ratelimit.Default); err != nil {
+				return err
+			}
+			lat.ours = append(lat.ours, time.Since(t0))
+			continue
+		}
+		res, err := p.theirs.AllowN(ctx, p.key, limit, 1)
+		if err != nil {
+			return err
+		}
+		if res.Allowed != 1 {
+			return errors.New("redis_rate refused")
+		}
+		lat.theirs = append(lat.theirs, time.Since(t0))
+	}
+	return nil
+}
+
+func (p *pair) report(b *testing.B, lat *pairLatencies) {
+	b.Helper()
+	for _, s := range []struct {
+		name string
+		lat  []time.Duration
+		rt   *roundTrips
+	}{{"ratelimit", lat.ours, p.rt}, {"redis_rate", lat.theirs, p.rrt}} {
+		if len(s.lat) == 0 {
+			continue
+		}
+		var sum time.Duration
+		for _, d := range s.lat {
+			sum += d
+		}
+		slices.Sort(s.lat)
+		b.ReportMetric(float64(sum)/float64(len(s.lat)), "ns/acquire-"+s.name)
+		b.ReportMetric(float64(s.lat[len(s.lat)/2]), "p50-ns/acquire-"+s.name)
+		b.ReportMetric(float64(s.rt.n.Load())/float64(len(s.lat)), "roundtrips/acquire-"+s.name)
+	}
 }

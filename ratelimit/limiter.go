@@ -31,13 +31,14 @@ const deregisterTimeout = time.Second
 // concurrent use; every process that shares the Redis and the KeyPrefix
 // shares the budgets.
 type Limiter struct {
-	rdb      rediser
-	cfg      Config
-	config   string // packed configuration, ARGV[1] of the scripts
+	rdb rediser
+	cfg Config
+	// config is the packed configuration, ARGV[1] of the scripts, boxed
+	// once so that no call allocates it again.
+	config   any
 	idPrefix string
 	idSeq    atomic.Uint64
-	statsMu  sync.RWMutex
-	stats    map[string]*keyStats
+	stats    sync.Map // budget key → *keyStats
 }
 
 // New returns a Limiter over rdb (a *redis.Client, *redis.ClusterClient or
@@ -54,8 +55,7 @@ func New(rdb rediser, cfg Config) (*Limiter, error) {
 		return nil, fmt.Errorf("ratelimit: waiter id: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Limiter{rdb: rdb, cfg: cfg, config: packConfig(cfg), idPrefix: hex.EncodeToString(b) + ":",
-		stats: make(map[string]*keyStats)}, nil
+	return &Limiter{rdb: rdb, cfg: cfg, config: packConfig(cfg), idPrefix: hex.EncodeToString(b) + ":"}, nil
 }
 
 // Grant is a successful acquisition.
@@ -200,19 +200,20 @@ func (l *Limiter) acquire(ctx context.Context, key string, n int, p Priority, ma
 		return Grant{}, fmt.Errorf("%w: acquire key=%q n=%d priority=%s", ErrInvalid, key, n, p)
 	}
 	ks := l.keyStats(key)
+	// An anonymous waiter gets its ID with the first attempt's arguments.
 	id := waiterIDFrom(ctx)
 	// A named waiter may hold a claim from an earlier, parked call.
 	claimed := id != ""
-	if id == "" {
-		id = l.idPrefix + strconv.FormatUint(l.idSeq.Add(1), 36)
-	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		budget := max(maxWait-time.Since(start), 0)
+		now := time.Now()
+		budget := max(maxWait-now.Sub(start), 0)
 		if dl, ok := ctx.Deadline(); ok {
-			budget = min(budget, max(time.Until(dl), 0))
+			budget = min(budget, max(dl.Sub(now), 0))
 		}
-		r, err := l.runAcquire(ctx, ks, n, p, id, budget, claimed)
+		var r acquireReply
+		var err error
+		r, id, err = l.runAcquire(ctx, now, ks, n, p, id, budget, claimed)
 		ks.attempts.Add(1)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -297,8 +298,9 @@ func (l *Limiter) unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %w — DocuSign calls are held until Redis is back", ErrUnavailable, op, err)
 }
 
-// callContext bounds one Redis round trip by Config.Timeout.
-func (l *Limiter) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// startCall bounds one Redis round trip by Config.Timeout (none when it is
+// negative). Call the returned cancel when the round trip ends.
+func (l *Limiter) startCall(ctx context.Context) (context.Context, context.CancelFunc) {
 	if l.cfg.Timeout < 0 {
 		return ctx, func() {}
 	}
@@ -323,19 +325,46 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
-// pack encodes values as little-endian float64s, the scripts' argument and
-// record format.
-func pack(vals ...float64) string {
-	b := make([]byte, 8*len(vals))
-	for i, v := range vals {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
+// maxCallValues is the longest call (ARGV[2]) of any script.
+const maxCallValues = 11
+
+// packCall encodes the call values as little-endian float64s, the scripts'
+// argument and record format, in one allocation.
+func packCall(vals ...float64) string {
+	var buf [8 * maxCallValues]byte
+	return string(appendValues(buf[:0], vals...))
+}
+
+func appendValues(b []byte, vals ...float64) []byte {
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	}
-	return string(b)
+	return b
+}
+
+// acquireValues is the length of the acquire script's call.
+const acquireValues = 7
+
+// packAcquire packs an acquire call followed by the waiter ID into one
+// allocation and returns the two. An empty id names an anonymous waiter:
+// unique within the process, and the random prefix makes it unique among
+// processes.
+func (l *Limiter) packAcquire(id string, vals ...float64) (call, waiter string) {
+	var buf [8*acquireValues + 40]byte
+	b := appendValues(buf[:0], vals...)
+	if id == "" {
+		b = append(b, l.idPrefix...)
+		b = strconv.AppendUint(b, l.idSeq.Add(1), 36)
+	} else {
+		b = append(b, id...)
+	}
+	s := string(b)
+	return s[:8*len(vals)], s[8*len(vals):]
 }
 
 // packConfig is ARGV[1] of both scripts.
 func packConfig(c Config) string {
-	return pack(
+	return packCall(
 		float64(c.Window.Milliseconds()),
 		float64(c.BurstWindow.Milliseconds()),
 		float64(c.DefaultLimit),
@@ -362,49 +391,78 @@ type acquireReply struct {
 	state   scriptState
 }
 
-func (l *Limiter) runAcquire(ctx context.Context, ks *keyStats, n int, p Priority, id string, budget time.Duration, claimed bool) (acquireReply, error) {
+// runAcquire makes one attempt, begun at now, and returns the waiter ID it
+// used (named by the attempt when id is empty).
+func (l *Limiter) runAcquire(ctx context.Context, now time.Time, ks *keyStats, n int, p Priority, id string,
+	budget time.Duration, claimed bool,
+) (acquireReply, string, error) {
 	hold := l.cfg.ParkedHold.Milliseconds()
 	if l.cfg.ParkedHold < 0 {
 		hold = -1
 	}
-	call := pack(l.nowArg(), float64(n), float64(p.rank()), float64(budget.Milliseconds()), float64(hold),
-		float64(waiterSlack.Milliseconds()), flag(claimed))
-	ctx, cancel := l.callContext(ctx)
+	call, id := l.packAcquire(id, l.nowArg(), float64(n), float64(p.rank()), float64(budget.Milliseconds()),
+		float64(hold), float64(waiterSlack.Milliseconds()), flag(claimed))
+	ctx, cancel := l.startCall(ctx)
 	defer cancel()
-	vals, err := unpackReply(acquireScript.Run(ctx, l.rdb, ks.keys, l.config, call, id), 4+stateLen)
+	s, err := acquireScript.Run(ctx, l.rdb, ks.keys, l.config, call, id).Text()
 	if err != nil {
-		return acquireReply{}, err
+		return acquireReply{}, id, err
 	}
-	return acquireReply{
-		code:    vals[0],
-		retryAt: time.UnixMilli(vals[1]),
-		claim:   vals[2],
-		higher:  vals[3],
-		state:   parseState(ks.key, vals[4:]),
-	}, nil
+	r, err := l.parseAcquire(ks.key, s)
+	return r, id, err
 }
 
-// stateLen is the length of the state tail of every script reply.
-const stateLen = 14
+// Lengths of the script replies and of the state record, in float64
+// values (see lua.go).
+const (
+	recordLen       = 18
+	grantHeadLen    = 9 // the head of the record a grant writes and returns
+	acquireReplyLen = 5 + recordLen
+	observeReplyLen = 3 + recordLen
+	valueBytes      = 8
+)
 
-// unpackReply decodes a script reply: n little-endian float64 values holding
-// integers.
-func unpackReply(cmd *redis.Cmd, n int) ([]int64, error) {
-	s, err := cmd.Text()
-	if err != nil {
-		return nil, err
+// parseAcquire decodes an acquire-script reply (see acquireLua).
+func (l *Limiter) parseAcquire(key, s string) (acquireReply, error) {
+	switch len(s) {
+	case grantHeadLen * valueBytes, recordLen * valueBytes:
+		// The head of the record: 0, now, rem, g, br, we, lim, bl, fa.
+		lim, bl := value(s, 6), value(s, 7)
+		return acquireReply{code: codeGranted, state: scriptState{
+			key:          key,
+			now:          time.UnixMilli(value(s, 1)),
+			rem:          int(value(s, 2)),
+			granted:      int(value(s, 3)),
+			burstRem:     int(value(s, 4)),
+			windowEnd:    time.UnixMilli(value(s, 5)),
+			lim:          int(lim),
+			reserve:      reserveOf(l.cfg.Reserve, int(lim)),
+			burstLimit:   int(bl),
+			burstReserve: reserveOf(l.cfg.BurstReserve, int(bl)),
+			foreign:      int(value(s, 8)),
+		}}, nil
+	case acquireReplyLen * valueBytes:
+		return acquireReply{
+			code:    value(s, 0),
+			retryAt: time.UnixMilli(value(s, 1)),
+			claim:   value(s, 2),
+			higher:  value(s, 3),
+			state:   l.parseRecord(key, value(s, 4), s[5*valueBytes:]),
+		}, nil
 	}
-	if len(s) != 8*n {
-		return nil, fmt.Errorf("ratelimit: unexpected script reply: %d bytes, want %d", len(s), 8*n)
-	}
-	vals := make([]int64, n)
-	for i := range vals {
-		vals[i] = int64(math.Float64frombits(binary.LittleEndian.Uint64([]byte(s[8*i : 8*i+8]))))
-	}
-	return vals, nil
+	return acquireReply{}, fmt.Errorf("ratelimit: unexpected acquire reply: %d bytes", len(s))
 }
 
-// scriptState is the state tail of a script reply.
+// value decodes the i-th little-endian float64 of a script reply, which
+// holds an integer.
+func value(s string, i int) int64 {
+	s = s[valueBytes*i : valueBytes*i+valueBytes]
+	u := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	return int64(math.Float64frombits(u))
+}
+
+// scriptState is the shared view a script replied with.
 type scriptState struct {
 	key                                 string
 	now, windowEnd, anchorAt, burstEnd  time.Time
@@ -413,23 +471,27 @@ type scriptState struct {
 	burstReserve, granted, foreign      int
 }
 
-func parseState(key string, v []int64) scriptState {
+// parseRecord decodes a state record (see lua.go for its layout) read at
+// now (ms) and derives what the scripts do not send: the reserves and the
+// end of the burst window.
+func (l *Limiter) parseRecord(key string, now int64, rec string) scriptState {
+	lim, bl := int(value(rec, 6)), int(value(rec, 7))
 	return scriptState{
 		key:            key,
-		now:            time.UnixMilli(v[0]),
-		rem:            int(v[1]),
-		lim:            int(v[2]),
-		windowEnd:      time.UnixMilli(v[3]),
-		windowObserved: int(v[4]),
-		anchorRem:      int(v[5]),
-		anchorAt:       time.UnixMilli(v[6]),
-		reserve:        int(v[7]),
-		burstRem:       int(v[8]),
-		burstLimit:     int(v[9]),
-		burstEnd:       time.UnixMilli(v[10]),
-		burstReserve:   int(v[11]),
-		granted:        int(v[12]),
-		foreign:        int(v[13]),
+		now:            time.UnixMilli(now),
+		rem:            int(value(rec, 2)),
+		granted:        int(value(rec, 3)),
+		burstRem:       int(value(rec, 4)),
+		windowEnd:      time.UnixMilli(value(rec, 5)),
+		lim:            lim,
+		burstLimit:     bl,
+		foreign:        int(value(rec, 8)),
+		burstEnd:       time.UnixMilli(value(rec, 9) + l.cfg.BurstWindow.Milliseconds()),
+		anchorRem:      int(value(rec, 10)),
+		anchorAt:       time.UnixMilli(value(rec, 11)),
+		windowObserved: int(value(rec, 14)),
+		reserve:        reserveOf(l.cfg.Reserve, lim),
+		burstReserve:   reserveOf(l.cfg.BurstReserve, bl),
 	}
 }
 
@@ -494,14 +556,17 @@ func (l *Limiter) State(ctx context.Context, key string) (State, error) {
 }
 
 func (l *Limiter) observe(ctx context.Context, key string, kind int, o Observation) (ObserveResult, error) {
-	call := pack(l.nowArg(), float64(kind),
+	call := packCall(l.nowArg(), float64(kind),
 		flag(o.HasHourly), float64(o.Limit), float64(o.Remaining), unixMilliOrZero(o.Reset),
 		flag(o.HasBurst), float64(o.BurstLimit), float64(o.BurstRemaining),
 		unixMilliOrZero(o.At), unixMilliOrZero(o.SentAt))
 	ks := l.keyStats(key)
-	callCtx, cancel := l.callContext(ctx)
+	callCtx, cancel := l.startCall(ctx)
 	defer cancel()
-	vals, err := unpackReply(observeScript.Run(callCtx, l.rdb, ks.keys[:1], l.config, call), 2+stateLen)
+	s, err := observeScript.Run(callCtx, l.rdb, ks.keys[:1], l.config, call).Text()
+	if err == nil && len(s) != observeReplyLen*valueBytes {
+		err = fmt.Errorf("ratelimit: unexpected observe reply: %d bytes", len(s))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ObserveResult{}, fmt.Errorf("ratelimit: observe %q: %w", key, ctx.Err())
@@ -509,9 +574,10 @@ func (l *Limiter) observe(ctx context.Context, key string, kind int, o Observati
 		ks.unavailable.Add(1)
 		return ObserveResult{}, l.unavailable("observe "+key, err)
 	}
-	st := parseState(key, vals[2:])
+	st := l.parseRecord(key, value(s, 2), s[3*valueBytes:])
 	ks.update(st)
-	return ObserveResult{State: st.public(), HourlyApplied: vals[0] != 0, NewWindow: vals[0] == 2, BurstApplied: vals[1] != 0}, nil
+	hourly := value(s, 0)
+	return ObserveResult{State: st.public(), HourlyApplied: hourly != 0, NewWindow: hourly == 2, BurstApplied: value(s, 1) != 0}, nil
 }
 
 func flag(b bool) float64 {

@@ -9,27 +9,35 @@ import "github.com/redis/go-redis/v9"
 //	<prefix>{key}:claims:critical  sorted set of critical waiters' claims
 //	<prefix>{key}:claims:default   sorted set of default waiters' claims
 //
-// The state record is 15 little-endian float64 values packed with Lua's
+// The state record is 18 little-endian float64 values packed with Lua's
 // struct library (integers, exact below 2^53; times in Unix milliseconds).
 // Reading and writing one packed value costs a fraction of a 13-field hash
 // (HMGET, tonumber, HSET), which is what keeps an acquisition as cheap as
 // redis_rate's GCRA. Read it with Limiter.State. In order:
 //
-//	we   end of the hourly window (DocuSign's X-RateLimit-Reset)
-//	wo   1 when we comes from an observation, 0 while it is the aligned default
-//	lim  hourly limit (observed, or the configured default)
+//	0    always 0 (see below)
+//	t    time of the last write
 //	rem  shared view of the remaining hourly budget
-//	ar   remaining at the anchor of the pacing line
-//	at   time of the anchor (window start, or the observation that re-drew the line)
 //	g    tokens granted by the limiter in this window (all processes)
-//	lo   lowest remaining observed in this window (-1: none yet)
-//	lg   g at that observation
+//	br   shared view of the remaining burst budget in the current burst window
+//	we   end of the hourly window (DocuSign's X-RateLimit-Reset)
+//	lim  hourly limit (observed, or the configured default)
+//	bl   burst limit
 //	fa   foreign consumption estimated in this window (signed accumulator)
 //	bs   start of the current burst window
-//	bl   burst limit
-//	br   shared view of the remaining burst budget in the current burst window
+//	ar   remaining at the anchor of the pacing line
+//	at   time of the anchor (window start, or the observation that re-drew the line)
 //	ce   latest expiry of a critical claim (no claim can count after it)
 //	de   latest expiry of a default claim
+//	wo   1 when we comes from an observation, 0 while it is the aligned default
+//	lo   lowest remaining observed in this window (-1: none yet)
+//	lg   g at that observation
+//	v    layout version (3); a record of another length is ignored
+//
+// A grant changes only t, rem, g and br. Its reply (acquireLua) is the
+// first nine values, which is why the record starts with the reply code 0:
+// a grant packs those nine values once, overwrites the head of the record
+// with them (SETRANGE) and returns the same string.
 //
 // The scripts read Redis TIME and then write, which needs effects
 // replication: the default since Redis 5, the only mode since Redis 7.
@@ -46,87 +54,78 @@ import "github.com/redis/go-redis/v9"
 //	         default burst limit, reserve fraction, burst reserve fraction,
 //	         TTL of the record (ms)
 //	ARGV[2]  the call: now (ms; 0 = read Redis TIME), then the script's own
-//	         values (CALL, declared by each script)
+//	         values (declared by each script)
 //	ARGV[3]  the waiter ID (acquire only)
 //
 // Every reply is one packed string of float64 values: the script's own
-// values, then the state tail (see parseState): now, rem, lim, we, wo, ar,
-// at, reserve, br, bl, burst window end, burst reserve, g, fa.
+// values, now, then the state record as stored (see parseRecord). The
+// reserves and the burst window's end are not sent: the client derives them
+// from the record and its configuration. A grant, the hot path, replies with
+// only what the Grant and Stats need (see acquireLua).
+//
+// The scripts are written for the interpreter's cost: no closures (each
+// would be created anew on every call), one pass, the record packed once and
+// sent back as it was stored. A grant costs Redis TIME, GET and a 72-byte
+// SETRANGE plus about 1.2 µs of Lua: 4.4 µs per call by INFO commandstats
+// on an idle Redis 7.0, against 3.3 µs for redis_rate's GCRA, which keeps
+// one number.
 const luaPrelude = `
-local REC = '<ddddddddddddddd'
-
 local W, B, dlim, dbl, rf, bf, ttl = struct.unpack('<ddddddd', ARGV[1])
-ttl = string.format('%d', ttl)
-local arg = {struct.unpack(CALL, ARGV[2])}
-local now = arg[1]
 if now <= 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local K = KEYS[1]
 
-local function reserve(frac, limit)
-  if frac <= 0 or limit <= 0 then return 0 end
-  return math.floor(frac * limit + 0.5)
-end
-
-local we, wo, lim, rem, ar, at, g, lo, lg, fa, bs, bl, br, ce, de
+local rem, g, br, we, lim, bl, fa, bs, ar, at, ce, de, wo, lo, lg
 local raw = redis.call('GET', K)
-if raw and #raw == 120 then
-  we, wo, lim, rem, ar, at, g, lo, lg, fa, bs, bl, br, ce, de = struct.unpack(REC, raw)
+if raw and #raw == 144 then
+  rem, g, br, we, lim, bl, fa, bs, ar, at, ce, de, wo, lo, lg = struct.unpack('<dddddddddddddddd', raw, 17)
+else
+  -- A new record: its window starts at the aligned start before now, so the
+  -- rollover below opens it.
+  lim = dlim; wo = 0; we = math.floor(now / W) * W
+  bl = dbl; bs = math.floor(now / B) * B; br = bl
+  ce = 0; de = 0
 end
 -- changed: the record must be written; fresh: rewritten whole with a new
 -- TTL (a new record or window), else overwritten in place, keeping its TTL.
 local changed, fresh = false, false
-
-local function start_window(start)
-  rem = lim; ar = lim; at = start
+if now >= we then
+  we = we + (math.floor((now - we) / W) + 1) * W
+  rem = lim; ar = lim; at = we - W
   g = 0; lo = -1; lg = 0; fa = 0
   changed = true
   fresh = true
-end
-
-if not we then
-  lim = dlim; wo = 0
-  we = math.floor(now / W) * W + W
-  start_window(we - W)
-  bl = dbl; bs = math.floor(now / B) * B; br = bl
-  ce = 0; de = 0
-end
-if now >= we then
-  we = we + (math.floor((now - we) / W) + 1) * W
-  start_window(we - W)
 end
 if now >= bs + B then
   bs = math.floor(now / B) * B; br = bl
   changed = true
 end
+`
 
--- floor_at is the remaining budget kept back at t (Pace.Floor).
-local function floor_at(res, t)
-  if ar <= res or we <= at then return res end
-  if t < at then t = at end
-  if t > we then t = we end
-  return res + (ar - res) * (we - t) / (we - at)
-end
-
-local function save()
-  if not changed then return end
-  local rec = struct.pack(REC, we, wo, lim, rem, ar, at, g, lo, lg, fa, bs, bl, br, ce, de)
+// luaSave writes the record when it changed; raw is then the record as
+// stored.
+const luaSave = `
+if changed then
+  raw = struct.pack('<dddddddddddddddddd', 0, now, rem, g, br, we, lim, bl, fa, bs, ar, at, ce, de, wo, lo, lg, 3)
   if fresh then
-    redis.call('SET', K, rec, 'PX', ttl)
+    redis.call('SET', K, raw, 'PX', string.format('%d', ttl))
   else
-    redis.call('SETRANGE', K, 0, rec)
+    redis.call('SETRANGE', K, 0, raw)
   end
 end
+`
 
-local function reply(fmt, a, b, c, d, res, bres)
-  if fmt == 2 then
-    return struct.pack('<dddddddddddddddd', a, b,
-      now, rem, lim, we, wo, ar, at, res, br, bl, bs + B, bres, g, fa)
-  end
-  return struct.pack('<dddddddddddddddddd', a, b, c, d,
-    now, rem, lim, we, wo, ar, at, res, br, bl, bs + B, bres, g, fa)
+// luaFloor sets fl to the remaining budget the pacing line keeps back at now
+// (Pace.Floor) for the hourly reserve res.
+const luaFloor = `
+local fl = res
+if ar > res and we > at then
+  local ft = now
+  if ft < at then ft = at end
+  if ft > we then ft = we end
+  fl = res + (ar - res) * (we - ft) / (we - at)
 end
 `
 
@@ -141,17 +140,18 @@ end
 // purged whenever a claim is added, and the sets expire with their last
 // claim.
 //
-// Reply: code (0 granted, 1 paced, 2 hourly budget spent, 3 burst budget
-// spent, 4 higher priority waiting, 5 too large), time to come back (ms),
-// claim (0 none, 1 in place, 2 parked), higher-priority claims counted, then
-// the state tail.
-const acquireLua = "local CALL = '<ddddddd'" + luaPrelude + `
-local n, rank, budget, hold, slack, held = arg[2], arg[3], arg[4], arg[5], arg[6], arg[7] == 1
-local id = ARGV[3]
-
-local res = reserve(rf, lim)
-local bres = reserve(bf, bl)
-
+// Reply to a grant: the head of the record as written (0, now, rem, g, br,
+// we, lim, bl, fa), or all of it when more changed. Otherwise: code (1
+// paced, 2 hourly budget spent, 3 burst budget spent, 4 higher priority
+// waiting, 5 too large), time to come back (ms), claim (0 none, 1 in place, 2
+// parked), higher-priority claims counted, now, then the record.
+const acquireLua = `
+local now, n, rank, budget, hold, slack, held = struct.unpack('<ddddddd', ARGV[2])
+` + luaPrelude + `
+local res, bres = 0, 0
+if rf > 0 and lim > 0 then res = math.floor(rf * lim + 0.5) end
+if bf > 0 and bl > 0 then bres = math.floor(bf * bl + 0.5) end
+` + luaFloor + `
 local higher = 0
 if rank >= 1 and now < ce then
   higher = redis.call('ZCOUNT', KEYS[2], '(' .. string.format('%d', now), '+inf')
@@ -162,70 +162,71 @@ end
 local own = nil
 if rank == 0 then own = KEYS[2] elseif rank == 1 then own = KEYS[3] end
 
+local code, t, claim = 5, now, 0
 if n > lim - res or n > bl - bres then
-  save()
-  return reply(4, 5, now, 0, higher, res, bres)
-end
-
-if higher == 0 and rem - n >= res and rem - n >= floor_at(res, now) - 1e-6 and br - n >= bres then
+  -- too large: code 5
+elseif higher == 0 and rem - n >= res and rem - n >= fl - 1e-6 and br - n >= bres then
   rem = rem - n
   g = g + n
   br = br - n
-  changed = true
-  if own and held then redis.call('ZREM', own, id) end
-  save()
-  return reply(4, 0, now, 0, higher, res, bres)
-end
+  if own and held == 1 then redis.call('ZREM', own, ARGV[3]) end
+  if not changed then
+    raw = struct.pack('<ddddddddd', 0, now, rem, g, br, we, lim, bl, fa)
+    redis.call('SETRANGE', K, 0, raw)
+    return raw
+  end
+  ` + luaSave + `
+  return raw
+else
+  -- Denied: when could n tokens be granted, after one token for each
+  -- higher-priority claim? A time at or past the window end means the next
+  -- window, whose line starts from the limit at its start.
+  local need = n + higher
+  code = 1
+  t = nil
+  if rem - need >= res then
+    if rem - need >= fl - 1e-6 then
+      t = now
+    else
+      t = math.ceil(we - (rem - need - res) * (we - at) / (ar - res))
+    end
+  end
+  if t == nil or t >= we then
+    code = 2
+    t = we + math.ceil(need * W / (lim - res))
+  end
+  if br - need < bres and bs + B > t then
+    t = bs + B
+    code = 3
+  end
+  if higher > 0 then
+    code = 4
+    if t < now + 10 then t = now + 10 end
+  end
+  if t < now + 1 then t = now + 1 end
 
--- Denied: when could n tokens be granted, after one token for each
--- higher-priority claim? A time at or past the window end means the next
--- window, whose line starts from the limit at its start.
-local need = n + higher
-local code = 1
-local t
-if rem - need >= res then
-  if rem - need >= floor_at(res, now) - 1e-6 then
-    t = now
-  else
-    t = math.ceil(we - (rem - need - res) * (we - at) / (ar - res))
+  local retry = t - now
+  if own then
+    local exp
+    if retry <= budget then
+      exp = now + retry + slack
+      claim = 1
+    elseif hold >= 0 then
+      exp = now + retry + hold
+      claim = 2
+    end
+    if claim > 0 then
+      redis.call('ZREMRANGEBYSCORE', own, '-inf', string.format('%d', now))
+      redis.call('ZADD', own, string.format('%d', exp), ARGV[3])
+      local want = exp - now + 1000
+      if redis.call('PTTL', own) < want then redis.call('PEXPIRE', own, string.format('%d', want)) end
+      if rank == 0 and exp > ce then ce = exp; changed = true end
+      if rank == 1 and exp > de then de = exp; changed = true end
+    end
   end
 end
-if t == nil or t >= we then
-  code = 2
-  t = we + math.ceil(need * W / (lim - res))
-end
-if br - need < bres and bs + B > t then
-  t = bs + B
-  code = 3
-end
-if higher > 0 then
-  code = 4
-  if t < now + 10 then t = now + 10 end
-end
-if t < now + 1 then t = now + 1 end
-
-local retry = t - now
-local claim = 0
-if own then
-  local exp
-  if retry <= budget then
-    exp = now + retry + slack
-    claim = 1
-  elseif hold >= 0 then
-    exp = now + retry + hold
-    claim = 2
-  end
-  if claim > 0 then
-    redis.call('ZREMRANGEBYSCORE', own, '-inf', string.format('%d', now))
-    redis.call('ZADD', own, string.format('%d', exp), id)
-    local want = exp - now + 1000
-    if redis.call('PTTL', own) < want then redis.call('PEXPIRE', own, string.format('%d', want)) end
-    if rank == 0 and exp > ce then ce = exp; changed = true end
-    if rank == 1 and exp > de then de = exp; changed = true end
-  end
-end
-save()
-return reply(4, code, t, claim, higher, res, bres)
+` + luaSave + `
+return struct.pack('<ddddd', code, t, claim, higher, now) .. raw
 `
 
 // observeLua merges what a reply said into the shared view.
@@ -236,11 +237,13 @@ return reply(4, code, t, claim, higher, res, bres)
 // request time (ms, 0 unknown).
 //
 // Reply: hourly (0 ignored or absent, 1 merged, 2 replaced the window),
-// burst (0 ignored or absent, 1 merged), then the state tail. With no
+// burst (0 ignored or absent, 1 merged), now, then the record. With no
 // observation at all it only rolls the windows over: a read of the state.
-const observeLua = "local CALL = '<ddddddddddd'" + luaPrelude + `
-local kind, hh, olim, orem, oreset = arg[2], arg[3] == 1, arg[4], arg[5], arg[6]
-local hb, obl, obr, oat, osent = arg[7] == 1, arg[8], arg[9], arg[10], arg[11]
+const observeLua = `
+local now, kind, hh, olim, orem, oreset, hb, obl, obr, oat, osent = struct.unpack('<ddddddddddd', ARGV[2])
+` + luaPrelude + `
+hh = hh == 1
+hb = hb == 1
 if oat <= 0 then oat = now end
 if kind == 1 then
   hh = true
@@ -283,7 +286,10 @@ if hh then
       lo = orem
       lg = g
     end
-    if rem < floor_at(reserve(rf, lim), now) then
+    local res = 0
+    if rf > 0 and lim > 0 then res = math.floor(rf * lim + 0.5) end
+    ` + luaFloor + `
+    if rem < fl then
       ar = rem
       at = now
     end
@@ -305,8 +311,8 @@ elseif hb then
   if br > bl then br = bl end
   changed = true
 end
-save()
-return reply(2, ah, ab, 0, 0, reserve(rf, lim), reserve(bf, bl))
+` + luaSave + `
+return struct.pack('<ddd', ah, ab, now) .. raw
 `
 
 // Compiled scripts (run with EVALSHA, falling back to EVAL on NOSCRIPT).

@@ -62,31 +62,43 @@ type keyStats struct {
 	prio                                    [3]struct{ grants, waits, waitTotal atomic.Int64 }
 }
 
+// keyStats returns the counters of key, created on first use. Lookups of
+// known keys take no lock.
 func (l *Limiter) keyStats(key string) *keyStats {
-	l.statsMu.RLock()
-	ks := l.stats[key]
-	l.statsMu.RUnlock()
-	if ks != nil {
-		return ks
+	if ks, ok := l.stats.Load(key); ok {
+		return ks.(*keyStats)
 	}
-	l.statsMu.Lock()
-	defer l.statsMu.Unlock()
-	if ks = l.stats[key]; ks == nil {
-		ks = &keyStats{key: key, keys: []string{l.stateKey(key), l.claimKey(key, Critical), l.claimKey(key, Default)}}
-		l.stats[key] = ks
-	}
-	return ks
+	ks, _ := l.stats.LoadOrStore(key, &keyStats{key: key,
+		keys: []string{l.stateKey(key), l.claimKey(key, Critical), l.claimKey(key, Default)}})
+	return ks.(*keyStats)
 }
 
-// update records the shared view of a script reply.
+// lookupStats returns the counters of key, or nil for a key never used.
+func (l *Limiter) lookupStats(key string) *keyStats {
+	if ks, ok := l.stats.Load(key); ok {
+		return ks.(*keyStats)
+	}
+	return nil
+}
+
+// update records the shared view of a script reply. Values that did not
+// change are not written again, so concurrent acquisitions of one key do
+// not contend for them.
 func (ks *keyStats) update(s scriptState) {
-	ks.limit.Store(int64(s.lim))
-	ks.remaining.Store(int64(s.rem))
-	ks.burstLimit.Store(int64(s.burstLimit))
-	ks.burstRem.Store(int64(s.burstRem))
-	ks.reserve.Store(int64(s.reserve))
-	ks.windowEndMS.Store(s.windowEnd.UnixMilli())
-	ks.foreign.Store(int64(max(s.foreign, 0)))
+	storeChanged(&ks.limit, int64(s.lim))
+	storeChanged(&ks.remaining, int64(s.rem))
+	storeChanged(&ks.burstLimit, int64(s.burstLimit))
+	storeChanged(&ks.burstRem, int64(s.burstRem))
+	storeChanged(&ks.reserve, int64(s.reserve))
+	storeChanged(&ks.windowEndMS, s.windowEnd.UnixMilli())
+	storeChanged(&ks.foreign, int64(max(s.foreign, 0)))
+}
+
+// storeChanged stores v in a unless a already holds it.
+func storeChanged(a *atomic.Int64, v int64) {
+	if a.Load() != v {
+		a.Store(v)
+	}
 }
 
 // grant records a grant of n tokens after attempts round trips.
@@ -139,9 +151,7 @@ func (ks *keyStats) snapshot() Stats {
 // Stats returns the counters of key in this process (zero values for a key
 // never used).
 func (l *Limiter) Stats(key string) Stats {
-	l.statsMu.RLock()
-	ks := l.stats[key]
-	l.statsMu.RUnlock()
+	ks := l.lookupStats(key)
 	if ks == nil {
 		return Stats{Key: key, ByPriority: map[Priority]PriorityStats{}}
 	}
@@ -150,11 +160,10 @@ func (l *Limiter) Stats(key string) Stats {
 
 // Snapshot returns the counters of every key this process used.
 func (l *Limiter) Snapshot() map[string]Stats {
-	l.statsMu.RLock()
-	defer l.statsMu.RUnlock()
-	out := make(map[string]Stats, len(l.stats))
-	for k, ks := range l.stats {
-		out[k] = ks.snapshot()
-	}
+	out := make(map[string]Stats)
+	l.stats.Range(func(k, ks any) bool {
+		out[k.(string)] = ks.(*keyStats).snapshot()
+		return true
+	})
 	return out
 }
