@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -36,3 +37,12 @@ func (n natsServerLogger) Fatalf(format string, v ...any) {
 }
 func (n natsServerLogger) Debugf(format string, v ...any) { n.l.Trace().Msgf(format, v...) }
 func (n natsServerLogger) Tracef(format string, v ...any) { n.l.Trace().Msgf(format, v...) }
+
+// redisLogger sends go-redis's own messages (failed dials during an outage,
+// pool events) through zerolog, so every line the worker writes is JSON.
+type redisLogger struct{ log zerolog.Logger }
+
+// Printf implements go-redis's logging interface.
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Str("component", "go-redis").Msg(fmt.Sprintf(format, v...))
+}

@@ -16,12 +16,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
 var version = "dev" //nolint:gochecknoglobals // set by -ldflags
 
 func main() {
+	// go-redis logs through a process-wide logger: set it once, here, so
+	// its messages are JSON like the rest.
+	redis.SetLogger(redisLogger{log: newLogger(os.Stderr, zerolog.WarnLevel)})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
