@@ -34,9 +34,17 @@ var _ Limiter = (*ratelimit.Limiter)(nil)
 // audit record's calls and trace tokens) and counts it in Metrics. Wire it
 // as docusign.Config.Hook; jobs is the only package that knows both sides.
 type LimiterHook struct {
-	limiter Limiter
-	metrics Metrics
+	limiter     Limiter
+	metrics     Metrics
+	midTaskWait time.Duration
 }
+
+// DefaultMidTaskWait is how long a task that has already called DocuSign
+// waits in place for the token of its next call. Parking it instead (the
+// limiter's "retry in") would make it repeat those calls (its look-ups) when
+// it comes back: under budget pressure, waiting is cheaper than paying twice.
+// A task's first call is never held longer than the limiter's own MaxWait.
+const DefaultMidTaskWait = 30 * time.Second
 
 var _ docusign.Hook = (*LimiterHook)(nil)
 
@@ -46,23 +54,53 @@ func NewLimiterHook(limiter Limiter, metrics Metrics) *LimiterHook {
 	if metrics == nil {
 		metrics = NopMetrics{}
 	}
-	return &LimiterHook{limiter: limiter, metrics: metrics}
+	return &LimiterHook{limiter: limiter, metrics: metrics, midTaskWait: DefaultMidTaskWait}
 }
 
 // BeforeRequest waits for a token; an error (a *ratelimit.RetryError, Redis
-// unavailable, ctx done) aborts the call.
+// unavailable, ctx done) aborts the call. A task that has already made calls
+// keeps waiting in place, up to DefaultMidTaskWait, when the limiter says
+// "retry in" (see DefaultMidTaskWait).
 func (h *LimiterHook) BeforeRequest(ctx context.Context, req docusign.RequestInfo) error {
 	if h.limiter == nil {
 		return nil
 	}
-	g, err := h.limiter.Wait(ctx, req.AccountID, 1, ratelimit.PriorityFrom(ctx))
-	if err != nil {
-		return err
+	st := stateFrom(ctx)
+	var deadline time.Time
+	for {
+		g, err := h.limiter.Wait(ctx, req.AccountID, 1, ratelimit.PriorityFrom(ctx))
+		if err == nil {
+			if st != nil {
+				st.granted(req, g.At)
+			}
+			return nil
+		}
+		in, ok := ratelimit.RetryIn(err)
+		if !ok || st == nil || !st.hasCalls() {
+			return err
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(h.midTaskWait)
+		}
+		if time.Now().Add(in).After(deadline) {
+			return err
+		}
+		if err := sleepCtx(ctx, in); err != nil {
+			return err
+		}
 	}
-	if st := stateFrom(ctx); st != nil {
-		st.granted(req, g.At)
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	return nil
 }
 
 // observeTimeout bounds the limiter update after a reply.
@@ -165,6 +203,13 @@ func (s *taskState) record(req docusign.RequestInfo, resp docusign.ResponseInfo)
 		Method: req.Method, StatusCode: resp.StatusCode, ErrorCode: resp.ErrorCode, TraceToken: resp.TraceToken,
 		DurationMS: resp.Duration.Milliseconds()})
 	return at
+}
+
+// hasCalls reports whether the task has made a DocuSign call in this run.
+func (s *taskState) hasCalls() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls) > 0
 }
 
 func (s *taskState) snapshotCalls() []CallRecord {

@@ -147,3 +147,74 @@ func TestLimiterHook(t *testing.T) {
 		require.Equal(t, ratelimit.Default, priorityFor("custom"))
 	})
 }
+
+// retryingLimiter answers "retry in" to the first retries waits, then grants.
+type retryingLimiter struct {
+	fakeLimiter
+	retryIn time.Duration
+	retries int
+	calls   int
+}
+
+func (r *retryingLimiter) Wait(ctx context.Context, key string, n int, p ratelimit.Priority) (ratelimit.Grant, error) {
+	r.mu.Lock()
+	r.calls++
+	refuse := r.calls <= r.retries
+	r.mu.Unlock()
+	if refuse {
+		return ratelimit.Grant{}, &ratelimit.RetryError{Key: key, RetryIn: r.retryIn, Reason: ratelimit.ReasonPaced, Priority: p}
+	}
+	return r.fakeLimiter.Wait(ctx, key, n, p)
+}
+
+// TestLimiterHookMidTaskWait: a task that already called DocuSign waits in
+// place for its next token instead of being parked (which would repeat its
+// look-ups); its first call is parked as the limiter says.
+func TestLimiterHookMidTaskWait(t *testing.T) {
+	t.Parallel()
+	req := docusign.RequestInfo{API: docusign.APIAdmin, Operation: "OrganizationUser_Users_AddV2", AccountID: "acct", Method: http.MethodPost, Attempt: 1}
+	lookup := docusign.RequestInfo{API: docusign.APIAdmin, Operation: "OrganizationUser_OrganizationUsers_GetProfileV2", AccountID: "acct", Method: http.MethodGet, Attempt: 1}
+
+	t.Run("first call of a task is parked", func(t *testing.T) {
+		t.Parallel()
+		rl := &retryingLimiter{retryIn: 20 * time.Millisecond, retries: 1}
+		h := NewLimiterHook(rl, nil)
+		err := h.BeforeRequest(withState(t.Context(), newTaskState()), req)
+		require.True(t, ratelimit.IsRetry(err))
+		require.Equal(t, 1, rl.calls)
+	})
+
+	t.Run("later call waits in place", func(t *testing.T) {
+		t.Parallel()
+		rl := &retryingLimiter{retryIn: 20 * time.Millisecond, retries: 3}
+		h := NewLimiterHook(rl, nil)
+		st := newTaskState()
+		st.record(lookup, docusign.ResponseInfo{StatusCode: http.StatusOK})
+		start := time.Now()
+		require.NoError(t, h.BeforeRequest(withState(t.Context(), st), req))
+		require.Equal(t, 4, rl.calls)
+		require.GreaterOrEqual(t, time.Since(start), 60*time.Millisecond)
+	})
+
+	t.Run("a wait past the mid-task bound is parked", func(t *testing.T) {
+		t.Parallel()
+		rl := &retryingLimiter{retryIn: DefaultMidTaskWait + time.Second, retries: 1}
+		h := NewLimiterHook(rl, nil)
+		st := newTaskState()
+		st.record(lookup, docusign.ResponseInfo{StatusCode: http.StatusOK})
+		err := h.BeforeRequest(withState(t.Context(), st), req)
+		require.True(t, ratelimit.IsRetry(err))
+		require.Equal(t, 1, rl.calls)
+	})
+
+	t.Run("cancellation ends the wait", func(t *testing.T) {
+		t.Parallel()
+		rl := &retryingLimiter{retryIn: 10 * time.Second, retries: 1}
+		h := NewLimiterHook(rl, nil)
+		st := newTaskState()
+		st.record(lookup, docusign.ResponseInfo{StatusCode: http.StatusOK})
+		ctx, cancel := context.WithTimeout(withState(t.Context(), st), 30*time.Millisecond)
+		defer cancel()
+		require.ErrorIs(t, h.BeforeRequest(ctx, req), context.DeadlineExceeded)
+	})
+}
