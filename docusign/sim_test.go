@@ -261,35 +261,23 @@ func (k *countingHook) last(tb testing.TB) hookCall {
 
 func simUser(tb testing.TB, st docusignsim.State, email string) docusignsim.UserState {
 	tb.Helper()
-	for _, u := range st.Users {
-		if strings.EqualFold(u.Email, email) {
-			return u
-		}
-	}
-	require.FailNow(tb, "user not in the simulator", email)
-	return docusignsim.UserState{}
+	u, ok := st.User(email)
+	require.True(tb, ok, "user not in the simulator: %s", email)
+	return u
 }
 
 func simMembership(tb testing.TB, u docusignsim.UserState, accountID string) docusignsim.MembershipState {
 	tb.Helper()
-	for _, m := range u.Memberships {
-		if m.AccountID == accountID {
-			return m
-		}
-	}
-	require.FailNow(tb, "membership not in the simulator", "%s in %s", u.Email, accountID)
-	return docusignsim.MembershipState{}
+	m, ok := u.Membership(accountID)
+	require.True(tb, ok, "membership not in the simulator: %s in %s", u.Email, accountID)
+	return m
 }
 
 func simBudget(tb testing.TB, st docusignsim.State, accountID string) docusignsim.BudgetState {
 	tb.Helper()
-	for _, b := range st.Budgets {
-		if b.AccountID == accountID {
-			return b
-		}
-	}
-	require.FailNow(tb, "no budget in the simulator", accountID)
-	return docusignsim.BudgetState{}
+	b, ok := st.Budget(accountID)
+	require.True(tb, ok, "no budget in the simulator: %s", accountID)
+	return b
 }
 
 func simAccount(tb testing.TB, st docusignsim.State, accountID string) docusignsim.AccountState {

@@ -124,13 +124,8 @@ func TestQuota(t *testing.T) {
 	// Let the last window close so it shows in the history.
 	time.Sleep(time.Until(until.Add(500 * time.Millisecond)))
 	st := sim.Dump()
-	var budget *docusignsim.BudgetState
-	for i := range st.Budgets {
-		if st.Budgets[i].AccountID == account {
-			budget = &st.Budgets[i]
-		}
-	}
-	require.NotNil(t, budget)
+	budget, ok := st.Budget(account)
+	require.True(t, ok, "no budget for %s", account)
 	windows := map[time.Time]docusignsim.WindowStats{}
 	for _, w := range append(budget.History, budget.Current) {
 		if !w.Start.Before(start) && w.Start.Before(until) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jml-sync/docusign-worker/docusign/docusignsim"
 	"github.com/jml-sync/docusign-worker/events"
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 )
 
 // redisServer is a redis-server of the test's own, persisting every write (AOF, fsync always) so that a restart on
@@ -45,7 +46,7 @@ func freePort(t testing.TB) int {
 func startRedisServer(t testing.TB) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed")
+		testenv.SkipOrFail(t, "redis-server is not installed (apt-get install -y redis-server)")
 	}
 	s := &redisServer{port: freePort(t), dir: t.TempDir()}
 	s.start(t)

@@ -139,13 +139,8 @@ func TestEndToEndQuota(t *testing.T) {
 	waitFor(t, time.Until(until)+5*time.Second, "the measured windows are over", func() bool { return time.Now().After(until) })
 
 	st := sim.Dump()
-	var budget *docusignsim.BudgetState
-	for i := range st.Budgets {
-		if st.Budgets[i].AccountID == account {
-			budget = &st.Budgets[i]
-		}
-	}
-	require.NotNil(t, budget)
+	budget, ok := st.Budget(account)
+	require.True(t, ok, "no budget for %s", account)
 	windows := map[time.Time]docusignsim.WindowStats{}
 	for _, w := range append(budget.History, budget.Current) {
 		windows[w.Start.UTC()] = w

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,24 +250,16 @@ func decodeAs[T any](tb testing.TB, r reply) T {
 
 func userByEmail(tb testing.TB, st docusignsim.State, email string) docusignsim.UserState {
 	tb.Helper()
-	for _, u := range st.Users {
-		if strings.EqualFold(u.Email, email) {
-			return u
-		}
-	}
-	require.FailNow(tb, "user not in state", email)
-	return docusignsim.UserState{}
+	u, ok := st.User(email)
+	require.True(tb, ok, "user not in state: %s", email)
+	return u
 }
 
 func membershipIn(tb testing.TB, u docusignsim.UserState, accountID string) docusignsim.MembershipState {
 	tb.Helper()
-	for _, m := range u.Memberships {
-		if m.AccountID == accountID {
-			return m
-		}
-	}
-	require.FailNow(tb, "membership not in state", accountID)
-	return docusignsim.MembershipState{}
+	m, ok := u.Membership(accountID)
+	require.True(tb, ok, "membership not in state: %s", accountID)
+	return m
 }
 
 func groupNames(m docusignsim.MembershipState) []string {
@@ -281,11 +272,7 @@ func groupNames(m docusignsim.MembershipState) []string {
 
 func budgetOf(tb testing.TB, st docusignsim.State, accountID string) docusignsim.BudgetState {
 	tb.Helper()
-	for _, b := range st.Budgets {
-		if b.AccountID == accountID {
-			return b
-		}
-	}
-	require.FailNow(tb, "no budget", accountID)
-	return docusignsim.BudgetState{}
+	b, ok := st.Budget(accountID)
+	require.True(tb, ok, "no budget: %s", accountID)
+	return b
 }

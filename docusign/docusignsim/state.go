@@ -246,3 +246,33 @@ func (s *Server) User(email string) (UserState, bool) {
 	}
 	return s.userState(u), true
 }
+
+// User returns the user whose email matches (case-insensitively) in the dump.
+func (st State) User(email string) (UserState, bool) {
+	for _, u := range st.Users {
+		if strings.EqualFold(u.Email, email) {
+			return u, true
+		}
+	}
+	return UserState{}, false
+}
+
+// Budget returns the rate-limit state of an account in the dump.
+func (st State) Budget(accountID string) (BudgetState, bool) {
+	for _, b := range st.Budgets {
+		if b.AccountID == accountID {
+			return b, true
+		}
+	}
+	return BudgetState{}, false
+}
+
+// Membership returns the user's membership in an account.
+func (u UserState) Membership(accountID string) (MembershipState, bool) {
+	for _, m := range u.Memberships {
+		if m.AccountID == accountID {
+			return m, true
+		}
+	}
+	return MembershipState{}, false
+}
