@@ -20,6 +20,8 @@ const (
 	DefaultDeadLetterStream   = "DEADLETTER"
 	DefaultDeadLetterPrefix   = "deadletter"
 	DefaultDeadLetterMaxAge   = 365 * 24 * time.Hour
+	DefaultDeadLetterMaxMsgs  = 1_000_000
+	DefaultDeadLetterMaxBytes = 1 << 30
 	DefaultDurable            = "provisioner"
 	DefaultAckWait            = 30 * time.Second
 	DefaultMaxDeliver         = 10
@@ -50,11 +52,18 @@ type Config struct {
 	// DeadLetterStream (default "DEADLETTER") captures
 	// DeadLetterPrefix+".>" (default "deadletter.>"); intake dead letters go to
 	// DeadLetterPrefix+".intake.<reason>", archived tasks (written elsewhere)
-	// to DeadLetterPrefix+".task.<task type>".
+	// to DeadLetterPrefix+".task.<task type>.<task id>".
 	DeadLetterStream string
 	DeadLetterPrefix string
 	// DeadLetterMaxAge is how long dead letters are kept (default 1 year).
 	DeadLetterMaxAge time.Duration
+	// DeadLetterMaxMsgs and DeadLetterMaxBytes bound the dead-letter stream
+	// (0: DefaultDeadLetterMaxMsgs, DefaultDeadLetterMaxBytes; -1: no
+	// limit). A full stream refuses new dead letters rather than dropping old
+	// ones (DiscardNew): the writer fails loudly and retries, nothing is
+	// dropped silently.
+	DeadLetterMaxMsgs  int64
+	DeadLetterMaxBytes int64
 
 	// Durable is the durable pull consumer's name (default "provisioner").
 	Durable string
@@ -134,6 +143,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DeadLetterMaxAge == 0 {
 		c.DeadLetterMaxAge = DefaultDeadLetterMaxAge
+	}
+	if c.DeadLetterMaxMsgs == 0 {
+		c.DeadLetterMaxMsgs = DefaultDeadLetterMaxMsgs
+	}
+	if c.DeadLetterMaxBytes == 0 {
+		c.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
 	}
 	if c.Durable == "" {
 		c.Durable = DefaultDurable
@@ -223,6 +238,9 @@ func (c *Config) validate() error {
 	}
 	if c.Duplicates > c.StreamMaxAge || c.Duplicates > c.DeadLetterMaxAge {
 		bad("duplicates window %v exceeds a stream's max age", c.Duplicates)
+	}
+	if c.DeadLetterMaxMsgs < -1 || c.DeadLetterMaxBytes < -1 {
+		bad("dead-letter limits %d messages, %d bytes: want a positive number or -1 (no limit)", c.DeadLetterMaxMsgs, c.DeadLetterMaxBytes)
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		bad("replicas %d: want 1 to 5", c.Replicas)

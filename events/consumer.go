@@ -144,11 +144,14 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, cfg *Config) (je
 		Description: "Dead letters of the DocuSign worker: intake (raw events) and archived tasks",
 		Subjects:    []string{cfg.DeadLetterPrefix + ".>"},
 		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      cfg.DeadLetterMaxAge,
-		Duplicates:  cfg.Duplicates,
-		Replicas:    cfg.Replicas,
+		// A full stream refuses new records instead of dropping the oldest: the writers fail loudly and retry.
+		Discard:    jetstream.DiscardNew,
+		MaxMsgs:    cfg.DeadLetterMaxMsgs,
+		MaxBytes:   cfg.DeadLetterMaxBytes,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     cfg.DeadLetterMaxAge,
+		Duplicates: cfg.Duplicates,
+		Replicas:   cfg.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events: create or update stream %s: %w", cfg.DeadLetterStream, err)

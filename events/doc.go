@@ -10,7 +10,7 @@
 //   - the HR stream (default "HR", subjects "hr.employee.>", MaxAge 30 days);
 //   - the dead-letter stream (default "DEADLETTER", subjects "deadletter.>",
 //     MaxAge 1 year): intake dead letters on deadletter.intake.<reason>,
-//     archived tasks (written by the jobs side) on deadletter.task.<type>;
+//     archived tasks (written by the jobs side) on deadletter.task.<type>.<task id>;
 //   - a durable pull consumer on HR (default "provisioner") with explicit
 //     acks, AckWait, MaxDeliver, optional BackOff and MaxAckPending.
 //

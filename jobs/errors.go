@@ -45,6 +45,9 @@ const (
 	// ReasonRetryLimit: the task failed transiently more often than the
 	// configured retry limit allows.
 	ReasonRetryLimit = "retry_limit_exhausted"
+	// ReasonArchivedManually: the task was archived without an error, by an
+	// operator (dashboard or Inspector); found by the dead-letter sweep.
+	ReasonArchivedManually = "archived_manually"
 )
 
 // PermanentError is a failure that retrying cannot fix: the task is archived

@@ -76,6 +76,8 @@ func testJoiner(t *testing.T, e *env) {
 		{AccountID: acctEU, PermissionProfile: "DocuSign Viewer", Groups: []string{"Finance"}},
 	})
 	e.mustRun(jobs.TypeUserCreate, p, jobs.OutcomeCreated)
+	require.Equal(t, 1, e.metrics.appliedCount("provision"), "time to provision observed")
+	require.Zero(t, e.metrics.appliedCount("revoke"))
 	joinerPrios := e.prios.take()
 	require.NotEmpty(t, joinerPrios)
 	for _, pr := range joinerPrios {
@@ -166,6 +168,7 @@ func testRehire(t *testing.T, e *env) {
 	e.mustRun(jobs.TypeUserCreate, e.create(emp, bothAccounts()), jobs.OutcomeCreated)
 	id := e.user(emp.Email).ID
 	e.mustRun(jobs.TypeUserClose, e.leave(emp, nil), jobs.OutcomeClosed)
+	require.Equal(t, 1, e.metrics.appliedCount("revoke"), "time to revoke observed")
 	for _, m := range e.user(emp.Email).Memberships {
 		require.Equal(t, docusignsim.StatusClosed, m.Status)
 	}

@@ -68,6 +68,7 @@ type recMetrics struct {
 	stale   int
 	paused  []string
 	calls   int
+	applied map[string]int
 }
 
 func (m *recMetrics) TaskFinished(_, _, result string) {
@@ -92,6 +93,21 @@ func (m *recMetrics) IntegrationPaused(queue string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.paused = append(m.paused, queue)
+}
+
+func (m *recMetrics) TimeToApply(kind string, _ time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.applied == nil {
+		m.applied = map[string]int{}
+	}
+	m.applied[kind]++
+}
+
+func (m *recMetrics) appliedCount(kind string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.applied[kind]
 }
 
 func (m *recMetrics) last() string {

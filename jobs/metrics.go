@@ -1,5 +1,7 @@
 package jobs
 
+import "time"
+
 // Metrics receives the handlers' and the hook's counters. The worker binary
 // adapts it to Prometheus; NopMetrics discards everything. Implementations
 // must be safe for concurrent use.
@@ -17,6 +19,11 @@ type Metrics interface {
 	// IntegrationPaused counts a queue paused because the integration is
 	// unusable (the alert condition).
 	IntegrationPaused(queue string)
+	// TimeToApply observes, for a task that changed DocuSign, the time from
+	// the HR event's effective time (effective_at, else time) to DocuSign's
+	// success: kind is "provision" (created, reactivated, updated) or
+	// "revoke" (closed).
+	TimeToApply(kind string, d time.Duration)
 }
 
 // NopMetrics is a Metrics that does nothing.
@@ -33,3 +40,6 @@ func (NopMetrics) DocuSignCall(string, string, int) {}
 
 // IntegrationPaused does nothing.
 func (NopMetrics) IntegrationPaused(string) {}
+
+// TimeToApply does nothing.
+func (NopMetrics) TimeToApply(string, time.Duration) {}

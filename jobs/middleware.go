@@ -47,8 +47,23 @@ func (h *Handlers) Middleware(next asynq.Handler) asynq.Handler {
 		}
 		result := h.logOutcome(logger, st, p, err, time.Since(start))
 		h.cfg.Metrics.TaskFinished(t.Type(), ref.Queue, result)
+		if kind := applyKind(result); kind != "" && err == nil && p != nil {
+			h.cfg.Metrics.TimeToApply(kind, h.cfg.NowFunc().Sub(p.Effective()))
+		}
 		return err
 	})
+}
+
+// applyKind tells whether an outcome changed DocuSign: "provision",
+// "revoke" or "".
+func applyKind(outcome string) string {
+	switch outcome {
+	case OutcomeCreated, OutcomeReactivated, OutcomeUpdated:
+		return "provision"
+	case OutcomeClosed:
+		return "revoke"
+	}
+	return ""
 }
 
 // publishFailed publishes the "failed" audit event of a task about to be

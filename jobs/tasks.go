@@ -71,6 +71,10 @@ type Payload struct {
 	EffectiveAt time.Time    `json:"effective_at,omitzero"`
 	Employee    Employee     `json:"employee"`
 	Accounts    []Membership `json:"accounts,omitempty"`
+	// Replays counts how often the task was replayed from a dead letter
+	// (cmd/enqueue dead replay); dead-letter records are keyed by TaskID and
+	// Replays.
+	Replays int `json:"replays,omitempty"`
 }
 
 // Effective returns the time by which events of one employee are ordered:
