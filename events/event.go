@@ -1,6 +1,8 @@
 package events
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -28,6 +30,15 @@ const SpecVersion = "1.0"
 
 // ContentTypeStructured is the content type of a structured-mode event.
 const ContentTypeStructured = "application/cloudevents+json"
+
+// PublishMsgID is the Nats-Msg-Id an HR event is published with: derived
+// from its source and id, so an event sent twice is stored once within the
+// stream's duplicates window (after it, the worker's TaskIDs still
+// deduplicate).
+func PublishMsgID(source, id string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + id))
+	return "hr:" + hex.EncodeToString(sum[:16])
+}
 
 // Event is a decoded and validated HR event.
 type Event struct {

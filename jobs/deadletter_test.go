@@ -294,3 +294,34 @@ func TestDeadLetterSweepLock(t *testing.T) {
 	require.False(t, first.Skipped)
 	require.True(t, second.Skipped)
 }
+
+// TestOurTasksThroughInspector: operators use asynq's Inspector (and
+// asynqmon, built on it) on our tasks: it lists them with their type and a
+// payload that decodes, and runs an archived one again.
+func TestOurTasksThroughInspector(t *testing.T) {
+	t.Parallel()
+	w := newDeadLetterWorld(t, 0)
+	task, p := w.enqueue(t, "I1")
+	id := jobs.TaskID(p.EventSource, p.EventID, jobs.TypeUserCreate)
+	require.NotContains(t, id, "-", "asynqmon cuts ids at '-'")
+
+	listed, err := w.insp.ListScheduledTasks(w.queue)
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	require.Equal(t, id, listed[0].ID)
+	require.Equal(t, jobs.TypeUserCreate, listed[0].Type)
+	got, err := jobs.DecodePayload(asynq.NewTask(listed[0].Type, listed[0].Payload))
+	require.NoError(t, err)
+	require.Equal(t, p.Employee, got.Employee)
+	require.JSONEq(t, string(task.Payload()), string(listed[0].Payload))
+
+	require.NoError(t, w.insp.ArchiveTask(w.queue, id))
+	archived, err := w.insp.ListArchivedTasks(w.queue)
+	require.NoError(t, err)
+	require.Len(t, archived, 1)
+	require.Equal(t, id, archived[0].ID)
+	require.NoError(t, w.insp.RunTask(w.queue, id))
+	info, err := w.insp.GetTaskInfo(w.queue, id)
+	require.NoError(t, err)
+	require.Equal(t, asynq.TaskStatePending, info.State)
+}

@@ -47,11 +47,38 @@ func (h *Handlers) Middleware(next asynq.Handler) asynq.Handler {
 		}
 		result := h.logOutcome(logger, st, p, err, time.Since(start))
 		h.cfg.Metrics.TaskFinished(t.Type(), ref.Queue, result)
-		if kind := applyKind(result); kind != "" && err == nil && p != nil {
-			h.cfg.Metrics.TimeToApply(kind, h.cfg.NowFunc().Sub(p.Effective()))
+		if err == nil {
+			if kind := applyKind(result); kind != "" && p != nil {
+				h.cfg.Metrics.TimeToApply(kind, h.cfg.NowFunc().Sub(p.Effective()))
+			}
+			writeResult(t, st, result)
 		}
 		return err
 	})
+}
+
+// TaskResult is what a completed task writes as its asynq result (shown by
+// the dashboard and `enqueue employee --wait`).
+type TaskResult struct {
+	Outcome        string `json:"outcome"`
+	DocuSignUserID string `json:"docusign_user_id,omitempty"`
+	Calls          int    `json:"docusign_calls"`
+	Writes         int    `json:"docusign_writes"`
+}
+
+// writeResult stores the task's result; a task run outside an asynq server
+// has no result writer.
+func writeResult(t *asynq.Task, st *taskState, outcome string) {
+	w := t.ResultWriter()
+	if w == nil {
+		return
+	}
+	calls, writes := st.counts()
+	raw, err := json.Marshal(TaskResult{Outcome: outcome, DocuSignUserID: st.userID, Calls: calls, Writes: writes})
+	if err != nil {
+		return
+	}
+	_, _ = w.Write(raw) // best effort: the audit event is the durable record
 }
 
 // applyKind tells whether an outcome changed DocuSign: "provision",
