@@ -44,6 +44,10 @@ fuzz: ## Each fuzz target for 30 s
 	  done; \
 	done
 
+.PHONY: demo
+demo: ## The whole system on this machine: Redis, the DocuSign simulator, the worker, sample events (DEMO_ONCE=1: exit when done)
+	DEMO_ONCE=$(DEMO_ONCE) $(GO) run ./cmd/demo
+
 .PHONY: sim
 sim: ## Run the DocuSign simulator from the shipped demo seed
 	$(GO) run ./cmd/docusign-sim
