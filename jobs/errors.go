@@ -182,6 +182,7 @@ func classOf(err error) errorClass {
 		rl *RateLimitedError
 		lt *LeaseTakenError
 		ip *IntegrationPausedError
+		ch *CloseHeldError
 	)
 	switch {
 	case err == nil:
@@ -190,7 +191,7 @@ func classOf(err error) errorClass {
 		return classPermanent
 	case errors.As(err, &ip):
 		return classPaused
-	case errors.As(err, &lt):
+	case errors.As(err, &lt), errors.As(err, &ch): // a held close waits like a taken lease
 		return classLeaseTaken
 	case errors.As(err, &rl), ratelimit.IsRetry(err), docusign.IsRateLimited(err):
 		return classRateLimited

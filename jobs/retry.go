@@ -88,12 +88,15 @@ func (p RetryPolicy) RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 		rl *RateLimitedError
 		lt *LeaseTakenError
 		ip *IntegrationPausedError
+		ch *CloseHeldError
 	)
 	switch {
 	case errors.As(err, &rl):
 		return max(rl.RetryIn, 0)
 	case errors.As(err, &lt):
 		return max(lt.RetryIn, 0)
+	case errors.As(err, &ch):
+		return max(ch.RetryIn, 0)
 	case errors.As(err, &ip):
 		return max(ip.RetryIn, 0)
 	case errors.Is(err, asynq.ErrLeaseExpired):
@@ -129,7 +132,7 @@ func RetryDelayFunc(n int, err error, t *asynq.Task) time.Duration {
 // IsFailure is asynq.Config.IsFailure: false for every "come back later"
 // outcome — rate limited (*RateLimitedError, the limiter's
 // *ratelimit.RetryError, DocuSign throttling), another job of the employee
-// running (*LeaseTakenError), the integration paused
+// running (*LeaseTakenError) or a close held by the Guard (*CloseHeldError), the integration paused
 // (*IntegrationPausedError) and a worker crash (asynq.ErrLeaseExpired) — so
 // none of them spends a retry.
 func IsFailure(err error) bool {
