@@ -71,6 +71,9 @@ func commands() []command {
 		{name: "dead", args: "list|show|replay ...", help: "list, show and replay dead letters (archived tasks and invalid events)", run: runDead},
 		{name: "publish", args: "--file FILE.jsonl", help: "publish HR CloudEvents, one per line, to NATS", run: runPublish},
 		{name: "queue", args: "ls|pause|resume [QUEUE]", help: "list the task queues, pause or resume one", run: runQueue},
+		{name: "approve", args: "[--by NAME] [--for DURATION]", help: "mass-deprovisioning guard tripped: run the held closes", run: runApprove},
+		{name: "reject", args: "[--by NAME]", help: "mass-deprovisioning guard tripped: delete the held closes (audited)", run: runReject},
+		{name: "guard", args: "status [--json]", help: "show the mass-deprovisioning guard: trip, held closes, approval", run: runGuard},
 	}
 }
 
