@@ -2,6 +2,7 @@ package docusign
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,21 +22,27 @@ type ErrorDetails struct {
 	Message   string `json:"message,omitempty"`
 }
 
-// ESignUserSettings are the commonly used user settings with their v2.1 names (userSettingsInformation). Values
-// are strings: "true"/"false"; canManageTemplates none|use|create|share; powerFormMode none|admin|user; locale e.g.
-// "en". Empty fields are not sent.
-type ESignUserSettings struct {
-	CanSendEnvelope          string `json:"canSendEnvelope,omitempty"`
-	CanSignEnvelope          string `json:"canSignEnvelope,omitempty"`
-	CanManageAccount         string `json:"canManageAccount,omitempty"`
-	CanSendAPIRequests       string `json:"canSendAPIRequests,omitempty"`
-	APIAccountWideAccess     string `json:"apiAccountWideAccess,omitempty"`
-	AllowSendOnBehalfOf      string `json:"allowSendOnBehalfOf,omitempty"`
-	CanManageTemplates       string `json:"canManageTemplates,omitempty"`
-	CanEditSharedAddressbook string `json:"canEditSharedAddressbook,omitempty"`
-	BulkSend                 string `json:"bulkSend,omitempty"`
-	PowerFormMode            string `json:"powerFormMode,omitempty"`
-	Locale                   string `json:"locale,omitempty"`
+// ESignUserSettings are user settings (userSettingsInformation) by their v2.1 names, such as canSendEnvelope,
+// canManageTemplates, powerFormMode or locale (the v2 seed pages use other names; see docusign-api.md). Values are
+// strings, as the v2.1 schema declares them: "true"/"false" for flags. Settings not named are left as they are.
+type ESignUserSettings map[string]string
+
+// UnmarshalJSON keeps the string-valued settings of a reply and skips the rest: replies also carry objects
+// (the …Metadata companions, notification settings) that requests never send.
+func (s *ESignUserSettings) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err //nolint:wrapcheck // the caller's decode error names the field
+	}
+	out := make(ESignUserSettings, len(raw))
+	for k, v := range raw {
+		var str string
+		if json.Unmarshal(v, &str) == nil {
+			out[k] = str
+		}
+	}
+	*s = out
+	return nil
 }
 
 // ESignGroup is an account's group (group). In a user's GroupList only GroupID needs to be set.
@@ -66,27 +73,27 @@ func (p ESignPermissionProfile) refName() string { return p.PermissionProfileNam
 // Empty fields are not sent, so an update leaves them unchanged (a field cannot be cleared this way). UserStatus is
 // ActivationRequired, ActivationSent, Active, Closed or Disabled.
 type ESignUser struct {
-	UserID                     string             `json:"userId,omitempty"`
-	UserName                   string             `json:"userName,omitempty"`
-	FirstName                  string             `json:"firstName,omitempty"`
-	MiddleName                 string             `json:"middleName,omitempty"`
-	LastName                   string             `json:"lastName,omitempty"`
-	Email                      string             `json:"email,omitempty"`
-	UserType                   string             `json:"userType,omitempty"`
-	UserStatus                 string             `json:"userStatus,omitempty"`
-	IsAdmin                    string             `json:"isAdmin,omitempty"`
-	PermissionProfileID        string             `json:"permissionProfileId,omitempty"`
-	PermissionProfileName      string             `json:"permissionProfileName,omitempty"`
-	GroupList                  []ESignGroup       `json:"groupList,omitempty"`
-	UserSettings               *ESignUserSettings `json:"userSettings,omitempty"`
-	JobTitle                   string             `json:"jobTitle,omitempty"`
-	Company                    string             `json:"company,omitempty"`
-	CreatedDateTime            string             `json:"createdDateTime,omitempty"`
-	UserAddedToAccountDateTime string             `json:"userAddedToAccountDateTime,omitempty"`
-	LastLogin                  string             `json:"lastLogin,omitempty"`
-	LoginStatus                string             `json:"loginStatus,omitempty"`
-	URI                        string             `json:"uri,omitempty"`
-	ErrorDetails               *ErrorDetails      `json:"errorDetails,omitempty"`
+	UserID                     string            `json:"userId,omitempty"`
+	UserName                   string            `json:"userName,omitempty"`
+	FirstName                  string            `json:"firstName,omitempty"`
+	MiddleName                 string            `json:"middleName,omitempty"`
+	LastName                   string            `json:"lastName,omitempty"`
+	Email                      string            `json:"email,omitempty"`
+	UserType                   string            `json:"userType,omitempty"`
+	UserStatus                 string            `json:"userStatus,omitempty"`
+	IsAdmin                    string            `json:"isAdmin,omitempty"`
+	PermissionProfileID        string            `json:"permissionProfileId,omitempty"`
+	PermissionProfileName      string            `json:"permissionProfileName,omitempty"`
+	GroupList                  []ESignGroup      `json:"groupList,omitempty"`
+	UserSettings               ESignUserSettings `json:"userSettings,omitempty"`
+	JobTitle                   string            `json:"jobTitle,omitempty"`
+	Company                    string            `json:"company,omitempty"`
+	CreatedDateTime            string            `json:"createdDateTime,omitempty"`
+	UserAddedToAccountDateTime string            `json:"userAddedToAccountDateTime,omitempty"`
+	LastLogin                  string            `json:"lastLogin,omitempty"`
+	LoginStatus                string            `json:"loginStatus,omitempty"`
+	URI                        string            `json:"uri,omitempty"`
+	ErrorDetails               *ErrorDetails     `json:"errorDetails,omitempty"`
 }
 
 // ESignUserResult is the reply of GetUser and UpdateUser.

@@ -2,6 +2,7 @@ package docusign
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,8 +29,8 @@ func TestESignCreateUsersReturnsPerItemResults(t *testing.T) {
 	res, err := c.ESignature().CreateUsers(t.Context(), acctA, []ESignUser{
 		{UserName: "Ada Lovelace", Email: "ada@example.test", FirstName: "Ada", LastName: "Lovelace", JobTitle: "Engineer",
 			Company: "Corp", PermissionProfileID: "12345678", GroupList: []ESignGroup{{GroupID: "87654321"}},
-			UserSettings: &ESignUserSettings{Locale: "en", CanSendEnvelope: "true", CanManageTemplates: "share",
-				CanEditSharedAddressbook: "use_private_and_shared", BulkSend: "true", PowerFormMode: "user"}},
+			UserSettings: ESignUserSettings{"locale": "en", "canSendEnvelope": "true", "canManageTemplates": "share",
+				"canEditSharedAddressbook": "use_private_and_shared", "bulkSend": "true", "powerFormMode": "user"}},
 		{UserName: "Bob", Email: "bob@example.test"},
 	})
 	require.NotNil(t, res)
@@ -241,4 +242,12 @@ func TestESignUpdateUserItemError(t *testing.T) {
 	res, err := c.ESignature().UpdateUser(t.Context(), acctA, "u-1", ESignUser{FirstName: "Ada"})
 	require.ErrorIs(t, err, ErrUserLacksPermissions)
 	require.NotNil(t, res)
+}
+
+func TestESignUserSettingsDecodeKeepsStrings(t *testing.T) {
+	t.Parallel()
+	var u ESignUser
+	require.NoError(t, json.Unmarshal([]byte(`{"userId":"u1","userSettings":{"locale":"en","canSendEnvelope":"true",`+
+		`"canSendEnvelopeMetadata":{"rights":"editable","options":["true","false"]},"signerEmailNotifications":{"envelopeVoided":"true"}}}`), &u))
+	require.Equal(t, ESignUserSettings{"locale": "en", "canSendEnvelope": "true"}, u.UserSettings)
 }

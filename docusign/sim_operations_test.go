@@ -253,7 +253,7 @@ func esignEveryOperation(t *testing.T, h *simHarness, c *docusign.Client) {
 	newUsers, err := es.CreateUsers(ctx, na2, []docusign.ESignUser{
 		{UserName: "Grace Hopper", FirstName: "Grace", LastName: "Hopper", Email: graceEmail,
 			PermissionProfileID: sender.PermissionProfileID, GroupList: []docusign.ESignGroup{{GroupID: sales.GroupID}},
-			JobTitle: "Admiral", UserSettings: &docusign.ESignUserSettings{Locale: "en", CanSendEnvelope: "true"}},
+			JobTitle: "Admiral", UserSettings: docusign.ESignUserSettings{"locale": "en", "canSendEnvelope": "true"}},
 		{UserName: "Linus Contractor", Email: linusEmail},
 	})
 	require.NoError(t, err)
@@ -282,7 +282,7 @@ func esignEveryOperation(t *testing.T, h *simHarness, c *docusign.Client) {
 	require.Len(t, listed.Users, 1)
 	require.Equal(t, grace.ID, listed.Users[0].UserID)
 	require.NotNil(t, listed.Users[0].UserSettings)
-	require.Equal(t, "en", listed.Users[0].UserSettings.Locale)
+	require.Equal(t, "en", listed.Users[0].UserSettings["locale"])
 	listedGroups := make([]string, 0, len(listed.Users[0].GroupList))
 	for _, g := range listed.Users[0].GroupList {
 		listedGroups = append(listedGroups, g.GroupName)

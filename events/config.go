@@ -113,6 +113,10 @@ type Config struct {
 	// Retention (default Retention + 24 h).
 	TombstoneTTL time.Duration
 
+	// Rules says a mapping rules file is in force: joiners and movers without
+	// data.accounts are accepted (the handlers apply the rules).
+	Rules bool
+
 	// Logger receives the intake's logs; the zero value logs nothing.
 	Logger zerolog.Logger
 	// NowFunc is the clock (default time.Now).

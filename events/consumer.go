@@ -82,7 +82,11 @@ func New(js jetstream.JetStream, b Backends, cfg Config) (*Consumer, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("events: invalid config: %w", err)
 	}
-	dec, err := NewDecoder(cfg.MaxEventBytes)
+	var opts []DecoderOption
+	if cfg.Rules {
+		opts = append(opts, WithRules())
+	}
+	dec, err := NewDecoder(cfg.MaxEventBytes, opts...)
 	if err != nil {
 		return nil, err
 	}

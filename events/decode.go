@@ -93,11 +93,21 @@ type Decoder struct {
 	schema   *schema
 	fast     fastPatterns
 	maxBytes int
+	// withRules: a rules file maps HR attributes to accounts, so joiners and
+	// movers need not carry data.accounts.
+	withRules bool
 }
+
+// DecoderOption configures NewDecoder.
+type DecoderOption func(*Decoder)
+
+// WithRules says a mapping rules file is in force: joined and updated
+// events without data.accounts are valid (the rules decide the accounts).
+func WithRules() DecoderOption { return func(d *Decoder) { d.withRules = true } }
 
 // NewDecoder returns a decoder that rejects bodies over maxBytes
 // (DefaultMaxEventBytes when maxBytes <= 0).
-func NewDecoder(maxBytes int) (*Decoder, error) {
+func NewDecoder(maxBytes int, opts ...DecoderOption) (*Decoder, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxEventBytes
 	}
@@ -105,7 +115,11 @@ func NewDecoder(maxBytes int) (*Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Decoder{schema: s, fast: compileFastPatterns(), maxBytes: maxBytes}, nil
+	d := &Decoder{schema: s, fast: compileFastPatterns(), maxBytes: maxBytes}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
 }
 
 // Decode decodes one NATS message: binary mode when it has a ce-specversion
@@ -125,7 +139,7 @@ func (d *Decoder) Decode(header nats.Header, body []byte) (*Event, error) {
 		}
 	}
 	normalise(ev)
-	if err := checkRules(ev); err != nil {
+	if err := checkContract(ev, d.withRules); err != nil {
 		return nil, err
 	}
 	return ev, nil
@@ -317,8 +331,8 @@ func normalise(ev *Event) {
 	}
 }
 
-// checkRules applies the rules the schema cannot express.
-func checkRules(ev *Event) error {
+// checkContract applies the contract rules the schema cannot express.
+func checkContract(ev *Event, withRules bool) error {
 	var problems []string
 	reason := Reason("")
 	add := func(r Reason, msg string) {
@@ -332,7 +346,7 @@ func checkRules(ev *Event) error {
 			"subject %q differs from data.employee_id %q: both must be the stable HR employee id",
 			clip(ev.Subject), clip(ev.Data.EmployeeID)))
 	}
-	if (ev.Type == TypeJoined || ev.Type == TypeUpdated) && len(ev.Data.Accounts) == 0 {
+	if (ev.Type == TypeJoined || ev.Type == TypeUpdated) && len(ev.Data.Accounts) == 0 && !withRules {
 		add(ReasonNoAccounts,
 			"no accounts and no rules: data.accounts is absent and no rules file maps HR attributes to accounts; send data.accounts")
 	}

@@ -367,3 +367,29 @@ func TestEncodeRoundTrip(t *testing.T) {
 		require.Equal(t, ev, again, name)
 	}
 }
+
+// TestDecodeWithRules: with a rules file in force, joiners and movers need
+// no data.accounts (the rules decide them); the other contract rules stay.
+func TestDecodeWithRules(t *testing.T) {
+	t.Parallel()
+	dec, err := events.NewDecoder(0, events.WithRules())
+	require.NoError(t, err)
+	for _, base := range []string{"joined", "updated"} {
+		m := sample(t, base)
+		delete(dataOf(m), "accounts")
+		dataOf(m)["location"] = "EMEA-Berlin"
+		dataOf(m)["attributes"] = map[string]any{"level": "L5"}
+		ev, err := dec.Decode(nil, mustJSON(t, m))
+		require.NoError(t, err, base)
+		require.Empty(t, ev.Data.Accounts)
+		require.Equal(t, "EMEA-Berlin", ev.Payload().Employee.Location)
+		require.Equal(t, map[string]string{"level": "L5"}, ev.Payload().Employee.Attributes)
+	}
+	m := sample(t, "joined")
+	delete(dataOf(m), "accounts")
+	m["subject"] = "E9999"
+	_, err = dec.Decode(nil, mustJSON(t, m))
+	reason, ok := events.ReasonOf(err)
+	require.True(t, ok)
+	require.Equal(t, events.ReasonSubjectMismatch, reason)
+}

@@ -141,6 +141,24 @@ type AuditData struct {
 	TraceTokens []string `json:"trace_tokens,omitempty"`
 	// Calls lists the DocuSign calls made by this attempt.
 	Calls []CallRecord `json:"calls"`
+	// Rules is what the mapping rules decided (absent without rules).
+	Rules *AuditRules `json:"rules,omitempty"`
+	// Settings lists the accounts whose user settings were written (one
+	// eSignature Users:update each, on either surface).
+	Settings []string `json:"settings,omitempty"`
+	// Shadow marks a shadow run: Planned lists the writes it would have sent
+	// (none was).
+	Shadow  bool          `json:"shadow,omitempty"`
+	Planned []PlannedCall `json:"planned,omitempty"`
+}
+
+// AuditRules is the mapping rules' decision for the task.
+type AuditRules struct {
+	// Version identifies the rules file (its SHA-256).
+	Version     string   `json:"version"`
+	InScope     bool     `json:"in_scope"`
+	ScopeReason string   `json:"scope_reason,omitempty"`
+	Matched     []string `json:"matched,omitempty"`
 }
 
 // AuditEventRef identifies the causing HR event.

@@ -42,6 +42,9 @@ func NewDirectory(s Surface, c *docusign.Client, opts AdminOptions) (Directory, 
 	}
 	switch s {
 	case SurfaceAdmin:
+		if opts.ESign == nil {
+			opts.ESign = c.ESignature()
+		}
 		return NewAdminDirectory(c.Admin(), opts), nil
 	case SurfaceESignature:
 		return NewESignatureDirectory(c.ESignature()), nil
@@ -75,6 +78,10 @@ type Directory interface {
 	// Close closes the memberships of live in the given accounts that are
 	// not closed yet and returns the accounts it closed.
 	Close(ctx context.Context, live *LiveUser, accounts []string) ([]string, error)
+	// ApplySettings sets eSignature user settings of the user (userID, its
+	// id in that account) in one account: one eSignature Users:update on
+	// either surface, since the Admin API cannot set them.
+	ApplySettings(ctx context.Context, accountID, userID string, settings map[string]string) error
 }
 
 // Lookup says how to find a user: by the identity map's DocuSign user id
@@ -245,6 +252,9 @@ type Applied struct {
 	// EmailChanged and NamesChanged say the user-level fields were written.
 	EmailChanged bool
 	NamesChanged bool
+	// AccountUserIDs are the user's ids in accounts where they differ from
+	// UserID (eSignature memberships created by this Apply).
+	AccountUserIDs map[string]string
 }
 
 // wrote reports whether Apply made any write call.

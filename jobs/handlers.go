@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jml-sync/docusign-worker/ratelimit"
+	"github.com/jml-sync/docusign-worker/rules"
 )
 
 // Handler defaults.
@@ -103,6 +106,16 @@ type Config struct {
 	BurstWindow time.Duration
 	// Metrics receives counters (default NopMetrics).
 	Metrics Metrics
+	// Rules gives the mapping rules in force (nil: none; events must then
+	// carry their accounts).
+	Rules RuleSource
+	// Guard holds closes beyond the mass-deprovisioning threshold (nil: no
+	// guard).
+	Guard *Guard
+	// Shadow marks every audit event as a shadow run's: the Directory is a
+	// dry-run one (NewDryRunDirectory) and the audit events list the writes
+	// it would have sent.
+	Shadow bool
 	// Logger is the base logger of the per-task loggers; the zero value
 	// logs nothing.
 	Logger zerolog.Logger
@@ -382,18 +395,19 @@ func (h *Handlers) runLeased(ctx context.Context, l *lease, st *taskState, ref A
 		return h.audit.publish(ctx, h.audit.event(OutcomeStale, p, ref, h.cfg.NowFunc(), AuditData{Surface: h.dir.Surface(), Watermark: wm}))
 	}
 
-	var res result
-	if ref.Type == TypeUserClose {
-		res, err = h.closeUser(ctx, p)
-	} else {
-		res, err = h.converge(ctx, p)
+	m, err := mapAccounts(h.currentRules(), p, ref.Type)
+	if err != nil {
+		return err
 	}
+	res, err := h.apply(ctx, ref, p, m)
 	if err != nil {
 		return err
 	}
 	st.userID = res.identity.UserID
 	res.data.Surface = h.dir.Surface()
 	res.data.Calls = st.snapshotCalls()
+	res.data.Shadow = h.cfg.Shadow
+	res.data.Planned = st.snapshotPlanned()
 	ev := h.audit.event(res.outcome, p, ref, h.cfg.NowFunc(), res.data)
 	evRaw, err := json.Marshal(ev)
 	if err != nil {
@@ -445,6 +459,57 @@ func (h *Handlers) complete(ctx context.Context, l *lease, st *taskState, emp, p
 	}
 	st.setOutcome(rec.Outcome)
 	return nil
+}
+
+// apply does what the task and the rules' decision ask: close a leaver,
+// handle an employee out of scope, or converge to the desired memberships.
+func (h *Handlers) apply(ctx context.Context, ref AuditTaskRef, p Payload, m mapping) (result, error) {
+	var (
+		res result
+		err error
+	)
+	switch {
+	case ref.Type == TypeUserClose:
+		res, err = h.closeUser(ctx, ref, p)
+	case m.rules && !m.decision.InScope:
+		res, err = h.outOfScope(ctx, ref, p, m)
+	default:
+		p.Accounts = m.accounts
+		res, err = h.converge(ctx, p)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	if m.rules {
+		res.data.Rules = &AuditRules{Version: m.version, InScope: m.decision.InScope, ScopeReason: m.decision.ScopeReason,
+			Matched: m.decision.Rules}
+	}
+	return res, nil
+}
+
+// outOfScope handles a joiner or mover outside the rules' scope: an employee
+// the worker provisioned (an identity map entry) is closed in every managed
+// account when the scope's on_exit is close, as a leaver would be; anyone
+// else is left alone.
+func (h *Handlers) outOfScope(ctx context.Context, ref AuditTaskRef, p Payload, m mapping) (result, error) {
+	ident, err := h.ids.get(ctx, p.Employee.EmployeeID)
+	if err != nil {
+		return result{}, err
+	}
+	reason := "out of scope: " + m.decision.ScopeReason
+	if ident == nil || m.onExit != rules.ExitClose {
+		if ident != nil {
+			reason += " (on_exit: ignore)"
+		}
+		return result{outcome: OutcomeOutOfScope, data: AuditData{Reason: reason}}, nil
+	}
+	p.Accounts = nil
+	res, err := h.closeUser(ctx, ref, p)
+	if err != nil {
+		return result{}, err
+	}
+	res.data.Reason = reason + " (on_exit: close)"
+	return res, nil
 }
 
 // result is what converge and closeUser report.
@@ -528,17 +593,21 @@ func (h *Handlers) converge(ctx context.Context, p Payload) (result, error) {
 		break
 	}
 	res := result{identity: nextIdentity(ident, emp, h.dir.Surface(), live, plan, done, h.cfg.NowFunc())}
+	settingsWritten, err := h.applySettings(ctx, &res.identity, live, done, p.Accounts)
+	if err != nil {
+		return result{}, err
+	}
 	switch {
 	case done.Created:
 		res.outcome = OutcomeCreated
 	case len(done.Reactivated) > 0:
 		res.outcome = OutcomeReactivated
-	case done.wrote():
+	case done.wrote(), len(settingsWritten) > 0:
 		res.outcome = OutcomeUpdated
 	default:
 		res.outcome = OutcomeUnchanged
 	}
-	res.data = AuditData{Before: summarize(live), After: project(live, plan, done)}
+	res.data = AuditData{Before: summarize(live), After: project(live, plan, done), Settings: settingsWritten}
 	for _, list := range [][]string{done.Added, done.Reactivated, done.Updated} {
 		for _, a := range list {
 			res.data.Accounts = addAccount(res.data.Accounts, a)
@@ -547,9 +616,47 @@ func (h *Handlers) converge(ctx context.Context, p Payload) (result, error) {
 	return res, nil
 }
 
+// applySettings writes the user settings the rules ask for, per account,
+// where they differ from those last sent (kept in the identity map entry
+// id, which it updates), and returns the accounts written. Each costs one
+// eSignature Users:update, on either surface.
+func (h *Handlers) applySettings(ctx context.Context, id *Identity, live *LiveUser, done Applied, accounts []Membership) ([]string, error) {
+	var written []string
+	for _, m := range accounts {
+		if len(m.Settings) == 0 {
+			continue
+		}
+		key := strings.ToLower(m.AccountID)
+		if maps.Equal(id.Settings[key], m.Settings) {
+			continue
+		}
+		userID := done.AccountUserIDs[key]
+		if lm := live.Membership(m.AccountID); userID == "" && lm != nil && lm.UserID != "" {
+			userID = lm.UserID
+		}
+		if userID == "" {
+			userID = done.UserID
+		}
+		if err := h.dir.ApplySettings(ctx, m.AccountID, userID, m.Settings); err != nil {
+			return written, err
+		}
+		if id.Settings == nil {
+			id.Settings = map[string]map[string]string{}
+		}
+		id.Settings[key] = maps.Clone(m.Settings)
+		written = append(written, m.AccountID)
+	}
+	return written, nil
+}
+
 // closeUser closes the memberships in the named, or all managed, accounts.
-// An unknown user, no membership or an already closed one is success.
-func (h *Handlers) closeUser(ctx context.Context, p Payload) (result, error) {
+// An unknown user, no membership or an already closed one is success. The
+// mass-deprovisioning guard may hold it: before the look-ups when the guard
+// is tripped, and before the write when this close would trip it.
+func (h *Handlers) closeUser(ctx context.Context, ref AuditTaskRef, p Payload) (result, error) {
+	if err := h.cfg.Guard.Check(ctx, ref.Queue, ref.ID); err != nil {
+		return result{}, err //nolint:wrapcheck // a come-back-later error, classified as such
+	}
 	emp := p.Employee.EmployeeID
 	accounts := accountIDs(p.Accounts)
 	if err := h.checkManaged(accounts); err != nil {
@@ -572,6 +679,13 @@ func (h *Handlers) closeUser(ctx context.Context, p Payload) (result, error) {
 	}
 	if live == nil {
 		return result{outcome: OutcomeUnchanged, data: AuditData{Reason: "no such DocuSign user"}}, nil
+	}
+	if slices.ContainsFunc(live.Memberships, func(m LiveMembership) bool {
+		return containsFold(accounts, m.AccountID) && m.Status != StatusClosed
+	}) {
+		if _, err := h.cfg.Guard.Admit(ctx, ref.Queue, ref.ID); err != nil {
+			return result{}, err //nolint:wrapcheck // a come-back-later (or rejected) error, classified as such
+		}
 	}
 	closed, err := h.dir.Close(ctx, live, accounts)
 	if err != nil {

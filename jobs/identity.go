@@ -30,6 +30,9 @@ type Identity struct {
 	// Applied holds, per account (lower-case id), the job title and company
 	// last sent, for surfaces that cannot read them back.
 	Applied map[string]AppliedFields `json:"applied,omitempty"`
+	// Settings holds, per account (lower-case id), the user settings last
+	// sent: they are written again only when the rules change them.
+	Settings map[string]map[string]string `json:"settings,omitempty"`
 	// Surface is the surface that wrote the entry.
 	Surface Surface `json:"surface"`
 	// UpdatedAt is when the entry was written.
@@ -91,6 +94,7 @@ func nextIdentity(prev *Identity, employeeID string, surface Surface, live *Live
 		for k, v := range prev.Applied {
 			id.Applied[k] = v
 		}
+		id.Settings = prev.Settings
 	}
 	id.UserID, id.SiteID = a.UserID, a.SiteID
 	if id.SiteID == 0 && live != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,6 +168,7 @@ type CallRecord struct {
 type taskState struct {
 	mu      sync.Mutex
 	calls   []CallRecord
+	planned []PlannedCall
 	sentAt  map[docusign.RequestInfo]time.Time
 	outcome string
 	payload *Payload
@@ -210,6 +212,20 @@ func (s *taskState) hasCalls() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls) > 0
+}
+
+// addPlanned records a write a dry run did not send.
+func (s *taskState) addPlanned(c PlannedCall) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.planned = append(s.planned, c)
+}
+
+// snapshotPlanned returns the dry run's writes (nil when none).
+func (s *taskState) snapshotPlanned() []PlannedCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.planned)
 }
 
 func (s *taskState) snapshotCalls() []CallRecord {

@@ -39,6 +39,9 @@ type AdminOptions struct {
 	// NoAutoActivate turns off auto_activate_memberships on creation (it
 	// skips the activation email for the organization's claimed domains).
 	NoAutoActivate bool
+	// ESign sets user settings, which the Admin API cannot (NewDirectory
+	// passes the client's eSignature API).
+	ESign ESignatureAPI
 }
 
 // adminDirectory provisions through the Admin API: one call creates a user
@@ -371,6 +374,17 @@ func (d *adminDirectory) create(ctx context.Context, p Plan) (Applied, error) {
 		res.Added = append(res.Added, a.ID)
 	}
 	return res, nil
+}
+
+func (d *adminDirectory) ApplySettings(ctx context.Context, accountID, userID string, settings map[string]string) error {
+	if d.opts.ESign == nil {
+		return fmt.Errorf("%w: user settings need the eSignature API (AdminOptions.ESign)", errCannotConverge)
+	}
+	if _, err := d.opts.ESign.UpdateUser(ctx, accountID, userID, docusign.ESignUser{UserSettings: settings}); err != nil {
+		return fmt.Errorf("jobs: admin surface: set user settings of %s in account %s through the eSignature API: %w",
+			userID, accountID, err)
+	}
+	return nil
 }
 
 func (d *adminDirectory) Close(ctx context.Context, live *LiveUser, accounts []string) ([]string, error) {

@@ -259,10 +259,23 @@ func (d *esignDirectory) Apply(ctx context.Context, live *LiveUser, p Plan) (App
 		if res.UserID == "" {
 			res.UserID = id
 		}
+		if id != res.UserID {
+			if res.AccountUserIDs == nil {
+				res.AccountUserIDs = map[string]string{}
+			}
+			res.AccountUserIDs[strings.ToLower(ap.Desired.AccountID)] = id
+		}
 		res.Added = append(res.Added, ap.Desired.AccountID)
 	}
 	res.Created = p.CreateUser && len(res.Added) > 0
 	return res, nil
+}
+
+func (d *esignDirectory) ApplySettings(ctx context.Context, accountID, userID string, settings map[string]string) error {
+	if _, err := d.api.UpdateUser(ctx, accountID, userID, docusign.ESignUser{UserSettings: settings}); err != nil {
+		return fmt.Errorf("jobs: esignature set user settings of %s in account %s: %w", userID, accountID, err)
+	}
+	return nil
 }
 
 // esignUpdateNeeded reports whether an update body sets any field.

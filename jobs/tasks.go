@@ -46,6 +46,9 @@ type Membership struct {
 	PermissionProfileID string   `json:"permission_profile_id,omitempty"`
 	Groups              []string `json:"groups,omitempty"`
 	GroupIDs            []string `json:"group_ids,omitempty"`
+	// Settings are eSignature user settings (v2.1 names, string values) from
+	// the mapping rules; events do not carry them.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // Employee is the employee's current record as HR sent it.
@@ -58,6 +61,12 @@ type Employee struct {
 	Department string `json:"department,omitempty"`
 	Company    string `json:"company,omitempty"`
 	Language   string `json:"language,omitempty"`
+	// Location, EmploymentType, CostCenter and Attributes are what the
+	// mapping rules match on, besides department, job title and company.
+	Location       string            `json:"location,omitempty"`
+	EmploymentType string            `json:"employment_type,omitempty"`
+	CostCenter     string            `json:"cost_center,omitempty"`
+	Attributes     map[string]string `json:"attributes,omitempty"`
 }
 
 // Payload is the payload of every task type. It carries the causing event's
@@ -86,7 +95,9 @@ func (p Payload) Effective() time.Time {
 	return p.EventTime
 }
 
-// Validate reports every problem with the payload at once.
+// Validate reports every problem with the payload at once. Accounts may be
+// empty: the mapping rules then decide them (a handler without rules refuses
+// a create or membership task without accounts).
 func (p Payload) Validate(taskType string) error {
 	var errs []error
 	if p.EventSource == "" {
@@ -98,13 +109,8 @@ func (p Payload) Validate(taskType string) error {
 	if p.Employee.EmployeeID == "" {
 		errs = append(errs, errors.New("employee.employee_id is empty"))
 	}
-	if taskType != TypeUserClose {
-		if p.Employee.Email == "" {
-			errs = append(errs, errors.New("employee.email is empty"))
-		}
-		if len(p.Accounts) == 0 {
-			errs = append(errs, errors.New("accounts is empty"))
-		}
+	if taskType != TypeUserClose && p.Employee.Email == "" {
+		errs = append(errs, errors.New("employee.email is empty"))
 	}
 	for i, m := range p.Accounts {
 		if m.AccountID == "" {
