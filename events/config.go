@@ -109,6 +109,9 @@ type Config struct {
 	Retention time.Duration
 	MaxRetry  int
 	Queue     string
+	// QueuePrefix, when Queue is empty, is put before each task type's queue
+	// name (jobs.ShadowQueuePrefix in shadow mode).
+	QueuePrefix string
 	// TombstoneTTL is how long a cancellation's tombstone lives; at least
 	// Retention (default Retention + 24 h).
 	TombstoneTTL time.Duration

@@ -95,12 +95,13 @@ func New(js jetstream.JetStream, b Backends, cfg Config) (*Consumer, error) {
 		minAck = min(minAck, d)
 	}
 	return &Consumer{
-		cfg:           cfg,
-		log:           cfg.Logger,
-		js:            js,
-		b:             b,
-		dec:           dec,
-		taskOpts:      jobs.TaskOptions{Retention: cfg.Retention, MaxRetry: cfg.MaxRetry, Queue: cfg.Queue, Now: cfg.NowFunc},
+		cfg: cfg,
+		log: cfg.Logger,
+		js:  js,
+		b:   b,
+		dec: dec,
+		taskOpts: jobs.TaskOptions{Retention: cfg.Retention, MaxRetry: cfg.MaxRetry, Queue: cfg.Queue,
+			QueuePrefix: cfg.QueuePrefix, Now: cfg.NowFunc},
 		stats:         newCounters(),
 		progressEvery: minAck / 2,
 		intake:        make(chan jetstream.Msg, cfg.PullMaxMessages),
@@ -700,7 +701,7 @@ func (c *Consumer) applyCancel(ctx context.Context, m jetstream.Msg, ev *Event) 
 	for _, tt := range []string{jobs.TypeUserCreate, jobs.TypeMembershipSet, jobs.TypeUserClose} {
 		queue := c.cfg.Queue
 		if queue == "" {
-			queue = jobs.QueueFor(tt)
+			queue = c.cfg.QueuePrefix + jobs.QueueFor(tt)
 		}
 		out, err := c.deleteTask(queue, jobs.TaskID(ev.Source, ev.Data.Cancels, tt))
 		if err != nil {

@@ -189,6 +189,9 @@ type auditor struct {
 	prefix  string
 	source  string
 	timeout time.Duration
+	// shadow gives a shadow run's events ids of their own, so that the live
+	// run of the same tasks later is not deduplicated against them.
+	shadow bool
 }
 
 // subject is the subject of an outcome's audit events.
@@ -213,6 +216,15 @@ func (a auditor) publishRaw(ctx context.Context, outcome, id string, raw []byte)
 	return nil
 }
 
+// msgID is the audit event's id and Nats-Msg-Id: AuditMsgID, prefixed with
+// "shadow." in shadow mode.
+func (a auditor) msgID(taskID, outcome string) string {
+	if a.shadow {
+		return "shadow." + AuditMsgID(taskID, outcome)
+	}
+	return AuditMsgID(taskID, outcome)
+}
+
 // event builds the audit event of an outcome.
 func (a auditor) event(outcome string, p Payload, task AuditTaskRef, now time.Time, data AuditData) AuditEvent {
 	data.Outcome = outcome
@@ -231,7 +243,7 @@ func (a auditor) event(outcome string, p Payload, task AuditTaskRef, now time.Ti
 		SpecVersion:     "1.0",
 		Type:            a.subject(outcome),
 		Source:          a.source,
-		ID:              AuditMsgID(task.ID, outcome),
+		ID:              a.msgID(task.ID, outcome),
 		Subject:         p.Employee.EmployeeID,
 		Time:            now.UTC(),
 		DataContentType: "application/json",

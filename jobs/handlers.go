@@ -218,11 +218,12 @@ func NewHandlers(cfg Config) (*Handlers, error) {
 	}
 	keys := employeeKeys{prefix: cfg.KeyPrefix}
 	return &Handlers{
-		cfg:      cfg,
-		dir:      cfg.Directory,
-		keys:     keys,
-		ids:      identityMap{rdb: cfg.Redis, key: keys.identity},
-		audit:    auditor{pub: cfg.Audit, prefix: cfg.AuditSubjectPrefix, source: cfg.AuditSource, timeout: cfg.AuditTimeout},
+		cfg:  cfg,
+		dir:  cfg.Directory,
+		keys: keys,
+		ids:  identityMap{rdb: cfg.Redis, key: keys.identity},
+		audit: auditor{pub: cfg.Audit, prefix: cfg.AuditSubjectPrefix, source: cfg.AuditSource, timeout: cfg.AuditTimeout,
+			shadow: cfg.Shadow},
 		classify: classifier{now: cfg.NowFunc, burstWindow: cfg.BurstWindow},
 	}, nil
 }
@@ -287,7 +288,7 @@ func taskRefOf(ctx context.Context, t *asynq.Task, p *Payload) AuditTaskRef {
 
 // priorityFor is the limiter priority of a queue's tasks.
 func priorityFor(queue string) ratelimit.Priority {
-	switch queue {
+	switch strings.TrimPrefix(queue, ShadowQueuePrefix) {
 	case QueueCritical:
 		return ratelimit.Critical
 	case QueueLow:

@@ -33,6 +33,11 @@ const (
 	QueueLow      = "low"
 )
 
+// ShadowQueuePrefix starts the queue names of a worker in shadow mode
+// (shadow-critical, shadow-default, shadow-low), so that its tasks, and
+// their TaskIDs, never mix with a live worker's.
+const ShadowQueuePrefix = "shadow-"
+
 // DefaultRetention is how long a completed task is kept, so that its TaskID
 // keeps deduplicating redelivered and re-published events.
 const DefaultRetention = 7 * 24 * time.Hour
@@ -155,6 +160,9 @@ type TaskOptions struct {
 	MaxRetry int
 	// Queue overrides QueueFor (e.g. QueueLow for a backfill).
 	Queue string
+	// QueuePrefix, when Queue is empty, is put before QueueFor's name
+	// (ShadowQueuePrefix in shadow mode).
+	QueuePrefix string
 	// Now is used to decide whether EffectiveAt is in the future; default time.Now.
 	Now func() time.Time
 }
@@ -179,7 +187,7 @@ func NewTask(taskType string, p Payload, o TaskOptions) (*asynq.Task, error) {
 		o.Retention = DefaultRetention
 	}
 	if o.Queue == "" {
-		o.Queue = QueueFor(taskType)
+		o.Queue = o.QueuePrefix + QueueFor(taskType)
 	}
 	now := time.Now
 	if o.Now != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +72,9 @@ func commands() []command {
 		{name: "dead", args: "list|show|replay ...", help: "list, show and replay dead letters (archived tasks and invalid events)", run: runDead},
 		{name: "publish", args: "--file FILE.jsonl", help: "publish HR CloudEvents, one per line, to NATS", run: runPublish},
 		{name: "queue", args: "ls|pause|resume [QUEUE]", help: "list the task queues, pause or resume one", run: runQueue},
+		{name: "plan", args: "--event FILE | --employee ID [flags]",
+			help: "what the worker would do for an event, against live DocuSign state; nothing is written", run: runPlan},
+		{name: "rules", args: "check FILE", help: "check a mapping rules file: syntax, structure, regexes, settings, with lines", run: runRules},
 		{name: "approve", args: "[--by NAME] [--for DURATION]", help: "mass-deprovisioning guard tripped: run the held closes", run: runApprove},
 		{name: "reject", args: "[--by NAME]", help: "mass-deprovisioning guard tripped: delete the held closes (audited)", run: runReject},
 		{name: "guard", args: "status [--json]", help: "show the mass-deprovisioning guard: trip, held closes, approval", run: runGuard},
@@ -157,8 +161,12 @@ func (e *env) flags(name string, redisFlags, natsFlags bool) *flag.FlagSet {
 	if redisFlags {
 		fs.StringVar(&e.redisURL, "redis-url", e.setting("WORKER_REDIS_URL", "redis://127.0.0.1:6379/0"),
 			"the worker's Redis (WORKER_REDIS_URL)")
-		fs.StringVar(&e.redisKeyPrefix, "redis-key-prefix", e.setting("WORKER_REDIS_KEY_PREFIX", "docusign-worker:"),
-			"the worker's Redis key prefix (WORKER_REDIS_KEY_PREFIX)")
+		prefix := e.setting("WORKER_REDIS_KEY_PREFIX", "docusign-worker:")
+		if shadow, _ := strconv.ParseBool(e.getenv("WORKER_SHADOW")); shadow {
+			prefix += "shadow:" // a worker in shadow mode keeps its own keys
+		}
+		fs.StringVar(&e.redisKeyPrefix, "redis-key-prefix", prefix,
+			"the worker's Redis key prefix (WORKER_REDIS_KEY_PREFIX, plus shadow: when WORKER_SHADOW=true)")
 		retention, err := time.ParseDuration(e.setting("WORKER_TASK_RETENTION", "168h"))
 		if err != nil {
 			retention = jobs.DefaultRetention

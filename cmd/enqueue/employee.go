@@ -42,25 +42,8 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // of the employee arriving later is skipped as stale.
 func runEmployee(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("employee", true, false)
-	var d events.Data
-	var accounts, attributes multiFlag
-	file := fs.String("file", "", "JSON file with the employee record: the data object of an HR event (flags override its fields)")
-	fs.StringVar(&d.EmployeeID, "id", "", "HR employee id (required)")
-	fs.StringVar(&d.Email, "email", "", "email (create, update)")
-	fs.StringVar(&d.FirstName, "first-name", "", "first name (create, update)")
-	fs.StringVar(&d.LastName, "last-name", "", "last name (create, update)")
-	fs.StringVar(&d.JobTitle, "job-title", "", "job title")
-	fs.StringVar(&d.Department, "department", "", "department")
-	fs.StringVar(&d.Company, "company", "", "company")
-	fs.StringVar(&d.Language, "language", "", "language")
-	fs.StringVar(&d.Location, "location", "", "location")
-	fs.StringVar(&d.EmploymentType, "employment-type", "", "employment type")
-	fs.StringVar(&d.CostCenter, "cost-center", "", "cost center")
-	fs.Var(&attributes, "attribute", "HR attribute KEY=VALUE, repeatable")
-	fs.Var(&accounts, "account", "membership ACCOUNT_ID[:PROFILE_NAME[:GROUP,GROUP...]], repeatable; close: the accounts to close (default all managed)")
-	eventID := fs.String("event-id", "", "event id (default: generated); the task id derives from --source, --event-id and the action")
-	source := fs.String("source", "", "event source (default enqueue://USER@HOST)")
-	effective := fs.String("effective-at", "", "RFC 3339 time the change takes effect (future: the task is scheduled)")
+	var spec employeeSpec
+	spec.register(fs)
 	queue := fs.String("queue", "", "queue (default: by action: close → critical, else default)")
 	wait := fs.Bool("wait", false, "wait for the task's outcome and print it")
 	waitTimeout := fs.Duration("wait-timeout", 2*time.Minute, "longest --wait")
@@ -76,10 +59,9 @@ func runEmployee(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return usageErr("name the action: create, update or close")
 	}
-	action := args[0]
-	evType, ok := employeeActions[action]
+	evType, ok := employeeActions[args[0]]
 	if !ok {
-		return usageErr("unknown action %q: use create, update or close", action)
+		return usageErr("unknown action %q: use create, update or close", args[0])
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
@@ -88,39 +70,7 @@ func runEmployee(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected arguments %v", pos)
 	}
-	if *file != "" {
-		if err := mergeFile(&d, *file, fs); err != nil {
-			return err
-		}
-	}
-	if err := parseMemberships(&d, accounts); err != nil {
-		return err
-	}
-	for _, kv := range attributes {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usageErr("--attribute %q: write KEY=VALUE", kv)
-		}
-		if d.Attributes == nil {
-			d.Attributes = map[string]string{}
-		}
-		d.Attributes[k] = v
-	}
-	if *effective != "" {
-		t, err := time.Parse(time.RFC3339, *effective)
-		if err != nil {
-			return usageErr("--effective-at %q: write an RFC 3339 time such as 2026-12-01T09:00:00Z", *effective)
-		}
-		d.EffectiveAt = t.UTC()
-	}
-	if *eventID == "" {
-		*eventID = "enqueue-" + randomHex(8)
-	}
-	if *source == "" {
-		*source = defaultSource()
-	}
-	ev, err := validateEvent(&events.Event{ID: *eventID, Source: *source, Type: evType, Subject: d.EmployeeID,
-		Time: time.Now().UTC().Truncate(time.Millisecond), DataContentType: "application/json", Data: d})
+	ev, err := spec.event(fs, evType, e.setting("WORKER_RULES_FILE", "") != "")
 	if err != nil {
 		return err
 	}
@@ -155,6 +105,77 @@ func runEmployee(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return waitTask(ctx, e, q, taskID, *waitTimeout)
+}
+
+// employeeSpec is an employee record given by flags (and a file), turned
+// into the HR event an HR system would send.
+type employeeSpec struct {
+	d                     events.Data
+	accounts, attributes  multiFlag
+	file                  *string
+	eventID, source, when *string
+}
+
+func (sp *employeeSpec) register(fs *flag.FlagSet) {
+	d := &sp.d
+	sp.file = fs.String("file", "", "JSON file with the employee record: the data object of an HR event (flags override its fields)")
+	fs.StringVar(&d.EmployeeID, "id", "", "HR employee id (required)")
+	fs.StringVar(&d.Email, "email", "", "email (joiners, movers)")
+	fs.StringVar(&d.FirstName, "first-name", "", "first name (joiners, movers)")
+	fs.StringVar(&d.LastName, "last-name", "", "last name (joiners, movers)")
+	fs.StringVar(&d.JobTitle, "job-title", "", "job title")
+	fs.StringVar(&d.Department, "department", "", "department")
+	fs.StringVar(&d.Company, "company", "", "company")
+	fs.StringVar(&d.Language, "language", "", "language")
+	fs.StringVar(&d.Location, "location", "", "location")
+	fs.StringVar(&d.EmploymentType, "employment-type", "", "employment type")
+	fs.StringVar(&d.CostCenter, "cost-center", "", "cost center")
+	fs.Var(&sp.attributes, "attribute", "HR attribute KEY=VALUE, repeatable")
+	fs.Var(&sp.accounts, "account", "membership ACCOUNT_ID[:PROFILE_NAME[:GROUP,GROUP...]], repeatable (with a rules file: "+
+		"optional); leavers: the accounts to close (default all managed)")
+	sp.eventID = fs.String("event-id", "", "event id (default: generated); the task id derives from --source, --event-id and the action")
+	sp.source = fs.String("source", "", "event source (default enqueue://USER@HOST)")
+	sp.when = fs.String("effective-at", "", "RFC 3339 time the change takes effect (future: the task is scheduled)")
+}
+
+// event builds and validates the event of type evType; withRules accepts
+// joiners and movers without accounts (a rules file maps them).
+func (sp *employeeSpec) event(fs *flag.FlagSet, evType string, withRules bool) (*events.Event, error) {
+	d := sp.d
+	if *sp.file != "" {
+		if err := mergeFile(&d, *sp.file, fs); err != nil {
+			return nil, err
+		}
+	}
+	if err := parseMemberships(&d, sp.accounts); err != nil {
+		return nil, err
+	}
+	for _, kv := range sp.attributes {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr("--attribute %q: write KEY=VALUE", kv)
+		}
+		if d.Attributes == nil {
+			d.Attributes = map[string]string{}
+		}
+		d.Attributes[k] = v
+	}
+	if *sp.when != "" {
+		t, err := time.Parse(time.RFC3339, *sp.when)
+		if err != nil {
+			return nil, usageErr("--effective-at %q: write an RFC 3339 time such as 2026-12-01T09:00:00Z", *sp.when)
+		}
+		d.EffectiveAt = t.UTC()
+	}
+	id, source := *sp.eventID, *sp.source
+	if id == "" {
+		id = "enqueue-" + randomHex(8)
+	}
+	if source == "" {
+		source = defaultSource()
+	}
+	return validateEvent(&events.Event{ID: id, Source: source, Type: evType, Subject: d.EmployeeID,
+		Time: time.Now().UTC().Truncate(time.Millisecond), DataContentType: "application/json", Data: d}, withRules)
 }
 
 // mergeFile reads the employee record from a JSON file; flags given on the
@@ -218,12 +239,16 @@ func parseMemberships(d *events.Data, specs []string) error {
 // validateEvent runs the event through the worker's decoder (JSON Schema and
 // contract rules), so the CLI refuses exactly what the intake would
 // dead-letter, with the same message.
-func validateEvent(ev *events.Event) (*events.Event, error) {
+func validateEvent(ev *events.Event, withRules bool) (*events.Event, error) {
 	body, err := ev.Encode()
 	if err != nil {
 		return nil, usageErr("%w", err)
 	}
-	dec, err := events.NewDecoder(0)
+	var opts []events.DecoderOption
+	if withRules {
+		opts = append(opts, events.WithRules())
+	}
+	dec, err := events.NewDecoder(0, opts...)
 	if err != nil {
 		return nil, err //nolint:wrapcheck // prefixed by events
 	}

@@ -30,6 +30,20 @@ type Config struct {
 	HTTPAddr        string
 	ShutdownTimeout time.Duration
 
+	// MonitoringPath is where the dashboard is served; "" when it is off.
+	MonitoringPath     string
+	MonitoringUser     string
+	MonitoringPassword docusign.SecretBytes
+	MonitoringReadOnly bool
+	MonitoringShowPII  bool
+
+	RulesFile          string
+	RulesWatchInterval time.Duration
+	Shadow             bool
+	GuardMaxCloses     int
+	GuardMaxPercent    float64
+	GuardWindow        time.Duration
+
 	RedisURL       string
 	redisOptions   *redis.Options
 	RedisKeyPrefix string
@@ -40,18 +54,21 @@ type Config struct {
 	natsPort    int
 	NATSDataDir string
 
-	HRStream         string
-	HRSubjects       []string
-	HRMaxAge         time.Duration
-	DeadLetterStream string
-	DeadLetterPrefix string
-	DeadLetterMaxAge time.Duration
-	AuditStream      string
-	AuditPrefix      string
-	AuditMaxAge      time.Duration
-	AuditSource      string
-	StreamDuplicates time.Duration
-	StreamReplicas   int
+	HRStream                string
+	HRSubjects              []string
+	HRMaxAge                time.Duration
+	DeadLetterStream        string
+	DeadLetterPrefix        string
+	DeadLetterMaxAge        time.Duration
+	DeadLetterMaxMsgs       int
+	DeadLetterMaxBytes      int
+	DeadLetterSweepInterval time.Duration
+	AuditStream             string
+	AuditPrefix             string
+	AuditMaxAge             time.Duration
+	AuditSource             string
+	StreamDuplicates        time.Duration
+	StreamReplicas          int
 
 	ConsumerName          string
 	ConsumerConcurrency   int
@@ -175,6 +192,9 @@ const (
 	groupTasks    = "Tasks (asynq)"
 	groupDocuSign = "DocuSign"
 	groupLimiter  = "Rate limiter"
+
+	groupDashboard = "Dashboard"
+	groupRules     = "Mapping rules, shadow mode and the close guard"
 )
 
 // Defaults that other code refers to.
@@ -280,11 +300,20 @@ func settings() []setting {
 			usage: "JetStream stream of dead letters (invalid events, archived tasks)",
 			set:   streamName(func(c *Config) *string { return &c.DeadLetterStream })},
 		{env: "WORKER_DEADLETTER_PREFIX", def: events.DefaultDeadLetterPrefix, group: groupStreams,
-			usage: "subject prefix of dead letters: <prefix>.intake.<reason>, <prefix>.task.<task type>",
+			usage: "subject prefix of dead letters: <prefix>.intake.<reason>, <prefix>.task.<task type>.<task id>",
 			set:   subjectPrefix(func(c *Config) *string { return &c.DeadLetterPrefix })},
 		{env: "WORKER_DEADLETTER_MAX_AGE", def: durString(events.DefaultDeadLetterMaxAge), group: groupStreams,
 			usage: "how long dead letters are kept",
 			set:   duration(func(c *Config) *time.Duration { return &c.DeadLetterMaxAge }, time.Minute, 0)},
+		{env: "WORKER_DEADLETTER_MAX_MSGS", def: strconv.Itoa(events.DefaultDeadLetterMaxMsgs), group: groupStreams,
+			usage: "most dead letters kept (-1: no limit); a full stream refuses new ones (logged as an alert, counted in docusign_worker_deadletter_write_failures_total) and they are written once there is room, never dropped",
+			set:   integer(func(c *Config) *int { return &c.DeadLetterMaxMsgs }, -1, 1<<40)},
+		{env: "WORKER_DEADLETTER_MAX_BYTES", def: strconv.Itoa(events.DefaultDeadLetterMaxBytes), group: groupStreams,
+			usage: "most bytes of dead letters kept (-1: no limit); same behaviour as WORKER_DEADLETTER_MAX_MSGS",
+			set:   integer(func(c *Config) *int { return &c.DeadLetterMaxBytes }, -1, 1<<50)},
+		{env: "WORKER_DEADLETTER_SWEEP_INTERVAL", def: durString(jobs.DefaultSweepInterval), group: groupStreams,
+			usage: "how often asynq's archive is swept for archived tasks without a dead-letter record (asynq's recoverer archives without telling the worker)",
+			set:   duration(func(c *Config) *time.Duration { return &c.DeadLetterSweepInterval }, time.Second, time.Hour)},
 		{env: "WORKER_AUDIT_STREAM", def: jobs.DefaultAuditStream, group: groupStreams,
 			usage: "JetStream stream of provisioning.* audit events",
 			set:   streamName(func(c *Config) *string { return &c.AuditStream })},
@@ -457,6 +486,66 @@ func settings() []setting {
 		{env: "WORKER_RATELIMIT_FAIL_OPEN", def: "false", group: groupLimiter,
 			usage: "DANGEROUS: call DocuSign unpaced while Redis is unavailable (can exhaust the account for every integration on it)",
 			set:   boolean(func(c *Config) *bool { return &c.RateLimitFailOpen })},
+
+		{env: "WORKER_MONITORING_PATH", def: "/monitoring", group: groupDashboard,
+			usage: "URL path of the asynqmon dashboard (queues, tasks) on WORKER_HTTP_ADDR, its API under <path>/api; a trailing slash is ignored; off: no dashboard",
+			set: func(c *Config, v string) error {
+				p, err := parseMonitoringPath(v)
+				if err != nil {
+					return err
+				}
+				c.MonitoringPath = p
+				return nil
+			}},
+		{env: "WORKER_MONITORING_USER", def: "", group: groupDashboard,
+			usage: "user of the dashboard's HTTP basic auth, with WORKER_MONITORING_PASSWORD; both empty: no auth (/healthz, /readyz and /metrics never ask)",
+			set: func(c *Config, v string) error {
+				if err := checkMonitoringUser(v); err != nil {
+					return err
+				}
+				c.MonitoringUser = v
+				return nil
+			}},
+		{env: "WORKER_MONITORING_PASSWORD", def: "", group: groupDashboard, secret: true,
+			usage: "password of the dashboard's basic auth (environment only, never a flag; never logged)",
+			set: func(c *Config, v string) error {
+				c.MonitoringPassword = docusign.SecretBytes(v)
+				return nil
+			}},
+		{env: "WORKER_MONITORING_READ_ONLY", def: "false", group: groupDashboard,
+			usage: "true: the dashboard only shows; pausing queues and deleting, running, archiving or cancelling tasks is refused",
+			set:   boolean(func(c *Config) *bool { return &c.MonitoringReadOnly })},
+		{env: "WORKER_MONITORING_SHOW_PII", def: "false", group: groupDashboard,
+			usage: "true: the dashboard shows task payloads as they are; false: employees' emails, names and job titles are masked (g***@corp.example, G***)",
+			set:   boolean(func(c *Config) *bool { return &c.MonitoringShowPII })},
+
+		{env: "WORKER_RULES_FILE", def: "", group: groupRules,
+			usage: "YAML mapping rules (scope, HR attributes → accounts, profiles, groups, settings); checked against DocuSign at start (the worker refuses an invalid file) and reloaded on SIGHUP and on change; empty: events must carry data.accounts",
+			set: func(c *Config, v string) error {
+				c.RulesFile = v
+				return nil
+			}},
+		{env: "WORKER_RULES_WATCH_INTERVAL", def: "10s", group: groupRules,
+			usage: "how often the rules file is checked for changes (0: only on SIGHUP); an invalid new file keeps the old rules, logs every problem and shows in docusign_worker_rules_reload_failures_total",
+			set: func(c *Config, v string) error {
+				if v == "0" {
+					c.RulesWatchInterval = 0
+					return nil
+				}
+				return duration(func(c *Config) *time.Duration { return &c.RulesWatchInterval }, time.Second, time.Hour)(c, v)
+			}},
+		{env: "WORKER_SHADOW", def: "false", group: groupRules,
+			usage: "true: process events fully but send no DocuSign write; audit events (<audit prefix>.shadow.<outcome>) list the writes a live run would send. Shadow mode keeps its own Redis keys (prefix + shadow:), queues (shadow-critical, ...) and consumer (<name>-shadow), so switching to live starts clean",
+			set:   boolean(func(c *Config) *bool { return &c.Shadow })},
+		{env: "WORKER_GUARD_MAX_CLOSES", def: "500", group: groupRules,
+			usage: "mass-deprovisioning guard: when a close would make more than this many closes in WORKER_GUARD_WINDOW, closes are held until `enqueue approve` or `enqueue reject` (0: no count limit)",
+			set:   integer(func(c *Config) *int { return &c.GuardMaxCloses }, 0, 1000000)},
+		{env: "WORKER_GUARD_MAX_PERCENT", def: "0", group: groupRules,
+			usage: "mass-deprovisioning guard by share: more closes in WORKER_GUARD_WINDOW than this % of the employees the worker manages (its identity map) holds them (0: no % limit; with both limits the lower wins)",
+			set:   fraction(func(c *Config) *float64 { return &c.GuardMaxPercent }, 0, 100)},
+		{env: "WORKER_GUARD_WINDOW", def: "1h", group: groupRules,
+			usage: "sliding window of the mass-deprovisioning guard",
+			set:   duration(func(c *Config) *time.Duration { return &c.GuardWindow }, time.Minute, 30*24*time.Hour)},
 	}
 }
 
@@ -515,7 +604,45 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
+	c.applyShadow()
 	return c, nil
+}
+
+// applyShadow gives a worker in shadow mode its own queues, consumer and audit subjects, so that a live worker
+// started later (on the same Redis and NATS) sees every event afresh: none of the shadow's TaskIDs, identity map
+// entries, watermarks or acknowledgements is in its way. The Redis keys get their prefix from keyPrefix.
+func (c *Config) applyShadow() {
+	if !c.Shadow {
+		return
+	}
+	queues := make(map[string]int, len(c.Queues))
+	for q, p := range c.Queues {
+		queues[jobs.ShadowQueuePrefix+strings.TrimPrefix(q, jobs.ShadowQueuePrefix)] = p
+	}
+	c.Queues = queues
+	if c.IntakeQueue != "" && !strings.HasPrefix(c.IntakeQueue, jobs.ShadowQueuePrefix) {
+		c.IntakeQueue = jobs.ShadowQueuePrefix + c.IntakeQueue
+	}
+	if !strings.HasSuffix(c.ConsumerName, "-shadow") {
+		c.ConsumerName += "-shadow"
+	}
+	c.AuditPrefix += ".shadow"
+}
+
+// queuePrefix is put before the per-type queue names: jobs.ShadowQueuePrefix in shadow mode.
+func (c *Config) queuePrefix() string {
+	if c.Shadow {
+		return jobs.ShadowQueuePrefix
+	}
+	return ""
+}
+
+// keyPrefix is the prefix of the worker's own Redis keys: WORKER_REDIS_KEY_PREFIX, plus "shadow:" in shadow mode.
+func (c *Config) keyPrefix() string {
+	if c.Shadow {
+		return c.RedisKeyPrefix + "shadow:"
+	}
+	return c.RedisKeyPrefix
 }
 
 // validate checks what involves several settings; each error names the variables and the fix.
@@ -564,6 +691,9 @@ func (c *Config) validate() []error {
 		bad("rate limiter settings (WORKER_RATELIMIT_*): %w", err)
 	}
 
+	if (c.MonitoringUser == "") != (len(c.MonitoringPassword) == 0) {
+		bad("set both WORKER_MONITORING_USER and WORKER_MONITORING_PASSWORD for the dashboard's basic auth, or neither")
+	}
 	if c.RetryBackoffCap < c.RetryBackoffBase {
 		bad("WORKER_RETRY_BACKOFF_CAP %v is below WORKER_RETRY_BACKOFF_BASE %v: raise the cap", c.RetryBackoffCap, c.RetryBackoffBase)
 	}
@@ -657,30 +787,34 @@ func (c *Config) limiterConfig() ratelimit.Config {
 // eventsConfig is the intake's configuration.
 func (c *Config) eventsConfig(logger zerolog.Logger, maxRetry int) events.Config {
 	return events.Config{
-		Stream:           c.HRStream,
-		Subjects:         c.HRSubjects,
-		StreamMaxAge:     c.HRMaxAge,
-		Duplicates:       c.StreamDuplicates,
-		Replicas:         c.StreamReplicas,
-		DeadLetterStream: c.DeadLetterStream,
-		DeadLetterPrefix: c.DeadLetterPrefix,
-		DeadLetterMaxAge: c.DeadLetterMaxAge,
-		Durable:          c.ConsumerName,
-		AckWait:          c.ConsumerAckWait,
-		MaxDeliver:       c.ConsumerMaxDeliver,
-		MaxAckPending:    c.ConsumerMaxAckPending,
-		Concurrency:      c.ConsumerConcurrency,
-		MaxEventBytes:    c.MaxEventBytes,
-		Retention:        c.TaskRetention,
-		MaxRetry:         maxRetry,
-		Queue:            c.IntakeQueue,
-		Logger:           logger,
+		Stream:             c.HRStream,
+		Subjects:           c.HRSubjects,
+		StreamMaxAge:       c.HRMaxAge,
+		Duplicates:         c.StreamDuplicates,
+		Replicas:           c.StreamReplicas,
+		DeadLetterStream:   c.DeadLetterStream,
+		DeadLetterPrefix:   c.DeadLetterPrefix,
+		DeadLetterMaxAge:   c.DeadLetterMaxAge,
+		DeadLetterMaxMsgs:  int64(c.DeadLetterMaxMsgs),
+		DeadLetterMaxBytes: int64(c.DeadLetterMaxBytes),
+		Durable:            c.ConsumerName,
+		AckWait:            c.ConsumerAckWait,
+		MaxDeliver:         c.ConsumerMaxDeliver,
+		MaxAckPending:      c.ConsumerMaxAckPending,
+		Concurrency:        c.ConsumerConcurrency,
+		MaxEventBytes:      c.MaxEventBytes,
+		Retention:          c.TaskRetention,
+		MaxRetry:           maxRetry,
+		Queue:              c.IntakeQueue,
+		QueuePrefix:        c.queuePrefix(),
+		Rules:              c.RulesFile != "",
+		Logger:             logger,
 	}
 }
 
 // tombstonePrefix and jobsPrefix split the worker's key prefix like jobs' defaults do.
-func (c *Config) tombstonePrefix() string { return c.RedisKeyPrefix + "tombstone:" }
-func (c *Config) jobsPrefix() string      { return c.RedisKeyPrefix + "jobs:" }
+func (c *Config) tombstonePrefix() string { return c.keyPrefix() + "tombstone:" }
+func (c *Config) jobsPrefix() string      { return c.keyPrefix() + "jobs:" }
 
 // printable is v as it may be logged: a secret as "[REDACTED]", a URL without its password.
 func (s setting) printable(v string) string {
@@ -716,7 +850,7 @@ turns them into asynq tasks in Redis and applies them to DocuSign through the sh
 WORKER_NATS_URL it runs an embedded NATS server.
 
 Every setting is an environment variable; the flag of the same meaning overrides it.
-HTTP: /healthz (alive), /readyz (Redis, NATS, DocuSign token), /metrics (Prometheus).
+HTTP: /healthz (alive), /readyz (Redis, NATS, DocuSign token), /metrics (Prometheus), /monitoring (dashboard).
 `)
 	group := ""
 	for _, s := range settings() {

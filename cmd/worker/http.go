@@ -107,8 +107,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// newHTTPHandler serves /healthz (the process is alive), /readyz and /metrics.
-func newHTTPHandler(rd *readiness, reg *prometheus.Registry) http.Handler {
+// newHTTPHandler serves /healthz (the process is alive), /readyz and /metrics; run mounts the dashboard on it.
+func newHTTPHandler(rd *readiness, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})

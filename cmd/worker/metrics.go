@@ -4,8 +4,10 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -18,6 +20,13 @@ import (
 // metricsNamespace prefixes every metric of the worker.
 const metricsNamespace = "docusign_worker"
 
+// scrapeTimeout bounds the NATS request a scrape makes.
+const scrapeTimeout = 5 * time.Second
+
+// timeToApplyBuckets span the worker's seconds to the 40-minute cycles of IdP connectors and beyond (effective
+// dates, outages).
+var timeToApplyBuckets = []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 2400, 3600, 4 * 3600, 24 * 3600} //nolint:gochecknoglobals // constant
+
 // metrics is the worker's Prometheus side: its own registry (no global), the jobs.Metrics counters and the
 // DocuSign latency histogram. Intake, limiter and queue figures are read on each scrape by collectors.
 type metrics struct {
@@ -29,9 +38,19 @@ type metrics struct {
 	archived         *prometheus.CounterVec
 	docusignRequests *prometheus.CounterVec
 	docusignLatency  *prometheus.HistogramVec
+	timeToProvision  prometheus.Histogram
+	timeToRevoke     prometheus.Histogram
+	deadLetters      *prometheus.CounterVec
+	deadLetterFails  *prometheus.CounterVec
+	guardTrips       prometheus.Counter
+	guardHeld        prometheus.Counter
 }
 
-var _ jobs.Metrics = (*metrics)(nil)
+var (
+	_ jobs.Metrics           = (*metrics)(nil)
+	_ jobs.DeadLetterMetrics = (*metrics)(nil)
+	_ jobs.GuardMetrics      = (*metrics)(nil)
+)
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -55,8 +74,28 @@ func newMetrics() *metrics {
 			Name: "docusign_request_duration_seconds", Help: "Duration of DocuSign API requests, from sending to the whole reply.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}},
 			[]string{"api", "operation"}),
+		timeToProvision: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace,
+			Name: "time_to_provision_seconds",
+			Help: "From the HR event's effective time (effective_at, else time) to DocuSign's success, for tasks that " +
+				"created, reactivated or updated a user.", Buckets: timeToApplyBuckets}),
+		timeToRevoke: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace,
+			Name: "time_to_revoke_seconds",
+			Help: "From the HR event's effective time (effective_at, else time) to DocuSign's success, for tasks that " +
+				"closed memberships.", Buckets: timeToApplyBuckets}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "deadletter_records_total",
+			Help: "Dead-letter records of archived tasks written, by task type, reason and writer (error_handler, archive_sweep)."},
+			[]string{"task_type", "reason", "recorded_by"}),
+		deadLetterFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace,
+			Name: "deadletter_write_failures_total",
+			Help: "Dead-letter records that could not be written, by cause: stream_full (a WORKER_DEADLETTER_MAX_* limit) or error; the sweep retries them."},
+			[]string{"cause"}),
+		guardTrips: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "guard_trips_total",
+			Help: "Trips of the mass-deprovisioning guard: closes are held until `enqueue approve` or `enqueue reject`; alert on any increase."}),
+		guardHeld: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "guard_held_total",
+			Help: "Close attempts held by the mass-deprovisioning guard (a held close counts at every attempt)."}),
 	}
-	m.reg.MustRegister(m.jobs, m.stale, m.paused, m.archived, m.docusignRequests, m.docusignLatency,
+	m.reg.MustRegister(m.jobs, m.stale, m.paused, m.archived, m.docusignRequests, m.docusignLatency, m.timeToProvision, m.timeToRevoke,
+		m.deadLetters, m.deadLetterFails, m.guardTrips, m.guardHeld,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -76,6 +115,78 @@ func (m *metrics) DocuSignCall(api, operation string, status int) {
 
 // IntegrationPaused implements jobs.Metrics.
 func (m *metrics) IntegrationPaused(queue string) { m.paused.WithLabelValues(queue).Inc() }
+
+// TimeToApply implements jobs.Metrics.
+func (m *metrics) TimeToApply(kind string, d time.Duration) {
+	h := m.timeToProvision
+	if kind == "revoke" {
+		h = m.timeToRevoke
+	}
+	h.Observe(max(d, 0).Seconds())
+}
+
+// DeadLetterRecorded implements jobs.DeadLetterMetrics.
+func (m *metrics) DeadLetterRecorded(taskType, reason, by string) {
+	m.deadLetters.WithLabelValues(taskType, reason, by).Inc()
+}
+
+// GuardTripped implements jobs.GuardMetrics.
+func (m *metrics) GuardTripped() { m.guardTrips.Inc() }
+
+// CloseHeld implements jobs.GuardMetrics.
+func (m *metrics) CloseHeld() { m.guardHeld.Inc() }
+
+// DeadLetterWriteFailed implements jobs.DeadLetterMetrics.
+func (m *metrics) DeadLetterWriteFailed(cause string) { m.deadLetterFails.WithLabelValues(cause).Inc() }
+
+// streamInfoer is the part of jetstream.JetStream the dead-letter stream collector reads.
+type streamInfoer interface {
+	Stream(ctx context.Context, name string) (jetstream.Stream, error)
+}
+
+// deadLetterCollector exports the dead-letter stream's size against its limits on each scrape (one JetStream
+// request): the dead letters waiting for an operator, intake and tasks together.
+type deadLetterCollector struct {
+	js     streamInfoer
+	stream string
+
+	msgs, bytes, maxMsgs, maxBytes *prometheus.Desc
+}
+
+func newDeadLetterCollector(js streamInfoer, stream string) *deadLetterCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "deadletter", name), help, nil, nil)
+	}
+	return &deadLetterCollector{
+		js: js, stream: stream,
+		msgs:     d("stream_messages", "Dead letters (invalid events and archived tasks) waiting in the dead-letter stream."),
+		bytes:    d("stream_bytes", "Bytes of the dead-letter stream."),
+		maxMsgs:  d("stream_max_messages", "The stream's message limit (-1: none); at the limit new dead letters are refused, never old ones dropped."),
+		maxBytes: d("stream_max_bytes", "The stream's byte limit (-1: none)."),
+	}
+}
+
+func (c *deadLetterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.msgs, c.bytes, c.maxMsgs, c.maxBytes} {
+		ch <- d
+	}
+}
+
+func (c *deadLetterCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	s, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.msgs, err)
+		return
+	}
+	info := s.CachedInfo()
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	gauge(c.msgs, float64(info.State.Msgs))
+	gauge(c.bytes, float64(info.State.Bytes))
+	gauge(c.maxMsgs, float64(info.Config.MaxMsgs))
+	gauge(c.maxBytes, float64(info.Config.MaxBytes))
+}
 
 // timingHook wraps the jobs limiter hook to time every DocuSign request (jobs.Metrics carries no durations).
 type timingHook struct {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jml-sync/docusign-worker/docusign"
@@ -261,24 +258,4 @@ func TestWillArchive(t *testing.T) {
 			require.Equal(t, tt.want, willArchive(tt.err, tt.retried, tt.maxRetry))
 		})
 	}
-}
-
-func TestLogDeadLetters(t *testing.T) {
-	t.Parallel()
-	var out bytes.Buffer
-	d := logDeadLetters{log: zerolog.New(&out)}
-	payload := []byte(`{"event_source":"hris","event_id":"evt-9","event_type":"hr.employee.joined","employee":{"employee_id":"E9","email":"e9@example.com"}}`)
-	err := jobs.Permanent(jobs.ReasonUserLacksPermissions, &docusign.APIError{StatusCode: 400,
-		ErrorCode: docusign.CodeUserLacksPermissions, TraceToken: "trace-1"})
-	require.NoError(t, d.RecordArchived(t.Context(), archivedTask{ID: "tid", Type: jobs.TypeUserCreate, Queue: "default",
-		Retried: 2, Reason: jobs.ReasonUserLacksPermissions, Err: err, Payload: payload}))
-	var line map[string]any
-	require.NoError(t, json.Unmarshal(out.Bytes(), &line))
-	require.Equal(t, "tid", line["task_id"])
-	require.Equal(t, "evt-9", line["event_id"])
-	require.Equal(t, "E9", line["employee_id"])
-	require.Equal(t, jobs.ReasonUserLacksPermissions, line["reason"])
-	require.Equal(t, docusign.CodeUserLacksPermissions, line["docusign_error_code"])
-	require.Equal(t, "trace-1", line["docusign_trace_token"])
-	require.NotContains(t, out.String(), "e9@example.com")
 }

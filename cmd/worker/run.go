@@ -25,6 +25,7 @@ import (
 	"github.com/jml-sync/docusign-worker/events"
 	"github.com/jml-sync/docusign-worker/jobs"
 	"github.com/jml-sync/docusign-worker/ratelimit"
+	"github.com/jml-sync/docusign-worker/rules"
 )
 
 // Startup and shutdown bounds that are not settings.
@@ -104,8 +105,17 @@ type worker struct {
 	consumer  *events.Consumer
 	ready     *readiness
 	httpSrv   *http.Server
+	dashboard *dashboard
+	planner   *planner
 
-	deadLetters deadLetterRecorder
+	rules     *rules.Store
+	rulesDir  rulesDirectory
+	rulesStop context.CancelFunc
+	rulesDone chan struct{}
+
+	deadLetters *jobs.DeadLetters
+	sweepStop   context.CancelFunc
+	sweepDone   chan struct{}
 
 	intakeDone chan struct{}
 	httpDone   chan struct{}
@@ -195,8 +205,24 @@ func (w *worker) start(ctx context.Context) error {
 		Strs("accounts", cfg.DocuSignAccounts).Str("organization_id", cfg.DocuSignOrganizationID).
 		Msg("docusign credentials, consent and accounts verified")
 
-	// Handlers and the asynq server.
-	dir, err := jobs.NewDirectory(cfg.DocuSignSurface, w.client, jobs.AdminOptions{NoAutoActivate: cfg.DocuSignNoAutoActivate})
+	// Mapping rules, checked against DocuSign; the worker refuses an invalid file.
+	if err := w.startRules(ctx); err != nil {
+		return err
+	}
+	if w.rules == nil {
+		logRulesOff(w.component("rules"))
+	}
+
+	// Handlers and the asynq server. Shadow mode sends no DocuSign write.
+	adminOpts := jobs.AdminOptions{NoAutoActivate: cfg.DocuSignNoAutoActivate}
+	newDir := jobs.NewDirectory
+	if cfg.Shadow {
+		newDir = jobs.NewDryRunDirectory
+		w.component("jobs").Warn().Str("queues_prefix", jobs.ShadowQueuePrefix).Str("consumer", cfg.ConsumerName).
+			Str("audit_prefix", cfg.AuditPrefix).Str("key_prefix", cfg.keyPrefix()).
+			Msg("SHADOW MODE: events are processed fully, DocuSign is read but never written; audit events list the writes a live run would send")
+	}
+	dir, err := newDir(cfg.DocuSignSurface, w.client, adminOpts)
 	if err != nil {
 		return err //nolint:wrapcheck // prefixed by jobs
 	}
@@ -207,7 +233,11 @@ func (w *worker) start(ctx context.Context) error {
 	if retryLimit == 0 {
 		retryLimit = -1 // jobs: negative means none, zero its default
 	}
-	h, err := jobs.NewHandlers(jobs.Config{
+	guard, err := w.newGuard()
+	if err != nil {
+		return err
+	}
+	hcfg := jobs.Config{
 		Directory:          dir,
 		Accounts:           cfg.DocuSignAccounts,
 		Redis:              w.rdb,
@@ -220,12 +250,24 @@ func (w *worker) start(ctx context.Context) error {
 		Retry:              jobs.RetryPolicy{Limit: retryLimit, Base: cfg.RetryBackoffBase, Cap: cfg.RetryBackoffCap},
 		BurstWindow:        cfg.RateLimitBurstWindow,
 		Metrics:            w.metrics,
+		Guard:              guard,
+		Shadow:             cfg.Shadow,
 		Logger:             *w.component("jobs"),
-	})
+	}
+	if w.rules != nil {
+		hcfg.Rules = w.rules
+	}
+	h, err := jobs.NewHandlers(hcfg)
 	if err != nil {
 		return err //nolint:wrapcheck // prefixed by jobs
 	}
-	w.deadLetters = logDeadLetters{log: *w.component("deadletter")}
+	if err := w.newPlanner(hcfg, adminOpts); err != nil {
+		return err
+	}
+	queues := sortedKeys(cfg.Queues)
+	if err := w.startDeadLetters(mergeQueues(queues, w.intakeQueues())); err != nil {
+		return err
+	}
 	mux := asynq.NewServeMux()
 	h.Register(mux)
 	asynqLog := w.component("asynq")
@@ -257,7 +299,6 @@ func (w *worker) start(ctx context.Context) error {
 	if err := w.srv.Start(w.handlers); err != nil {
 		return fmt.Errorf("asynq: start server: %w", err)
 	}
-	queues := sortedKeys(cfg.Queues)
 	asynqLog.Info().Interface("queues", cfg.Queues).Bool("strict_priority", cfg.StrictPriority).
 		Int("concurrency", cfg.TaskConcurrency).Dur("task_check_interval", cfg.TaskCheckInterval).
 		Dur("delayed_task_check_interval", cfg.DelayedTaskCheckInterval).Int("retry_limit", h.RetryLimit()).
@@ -294,9 +335,12 @@ func (w *worker) start(ctx context.Context) error {
 	w.component("intake").Info().Str("stream", cfg.HRStream).Str("consumer", cfg.ConsumerName).
 		Int("concurrency", cfg.ConsumerConcurrency).Msg("intake consuming")
 
-	// HTTP: health, readiness, metrics.
+	// HTTP: health, readiness, metrics, dashboard.
 	w.metrics.reg.MustRegister(newIntakeCollector(w.consumer.Stats), newLimiterCollector(limiter.Snapshot),
-		newQueueCollector(w.inspector, mergeQueues(queues, w.intakeQueues())))
+		newQueueCollector(w.inspector, mergeQueues(queues, w.intakeQueues())), newDeadLetterCollector(w.js, cfg.DeadLetterStream))
+	if w.rules != nil {
+		w.metrics.reg.MustRegister(newRulesCollector(w.rules.Status))
+	}
 	w.ready = &readiness{now: time.Now, checks: []*readyCheck{
 		{name: "redis", check: func(ctx context.Context) error { return w.rdb.Ping(ctx).Err() }},
 		{name: "nats", check: w.checkNATS},
@@ -306,7 +350,12 @@ func (w *worker) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w (set WORKER_HTTP_ADDR)", cfg.HTTPAddr, err)
 	}
-	w.httpSrv = &http.Server{Handler: newHTTPHandler(w.ready, w.metrics.reg), ReadHeaderTimeout: httpHeaderTimeout}
+	routes := newHTTPHandler(w.ready, w.metrics.reg)
+	routes.Handle("POST /plan", w.protect(w.planner))
+	if w.dashboard = newDashboard(cfg); w.dashboard != nil {
+		w.dashboard.mount(routes)
+	}
+	w.httpSrv = &http.Server{Handler: routes, ReadHeaderTimeout: httpHeaderTimeout}
 	w.httpDone = make(chan struct{})
 	go func() {
 		defer close(w.httpDone)
@@ -314,7 +363,14 @@ func (w *worker) start(ctx context.Context) error {
 			w.failed <- fmt.Errorf("http: %w", err)
 		}
 	}()
-	w.component("http").Info().Str("addr", ln.Addr().String()).Msg("http server listening: /healthz /readyz /metrics")
+	httpLog := w.component("http")
+	if w.dashboard == nil {
+		httpLog.Info().Str("addr", ln.Addr().String()).Msg("http server listening: /healthz /readyz /metrics")
+	} else {
+		w.dashboard.logFields(httpLog.Info().Str("addr", ln.Addr().String()), ln.Addr()).
+			Msg("http server listening: /healthz /readyz /metrics " + w.dashboard.path)
+		w.dashboard.warnIfOpen(httpLog, ln.Addr())
+	}
 	return nil
 }
 
@@ -346,11 +402,18 @@ func (w *worker) stop() {
 		}
 		w.component("asynq").Info().Msg("task processing stopped")
 	}
+	w.stopDeadLetters()
+	w.stopRules()
 	if w.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), httpStopTimeout)
 		_ = w.httpSrv.Shutdown(ctx)
 		cancel()
 		<-w.httpDone
+	}
+	if w.dashboard != nil {
+		if err := w.dashboard.close(); err != nil {
+			w.component("http").Warn().Err(err).Msg("dashboard: close")
+		}
 	}
 	if w.transport != nil {
 		w.transport.CloseIdleConnections()
@@ -371,28 +434,6 @@ func (w *worker) stop() {
 		w.natsSrv.Shutdown()
 		w.natsSrv.WaitForShutdown()
 		w.component("nats-server").Info().Msg("embedded NATS server stopped")
-	}
-}
-
-// taskFailed is asynq's ErrorHandler. It is called for every failed run; the jobs middleware has already logged
-// and counted it. It acts only on runs that asynq is about to archive (it archives when the error wraps SkipRetry
-// or the retries are used up), which go to the dead-letter recorder.
-func (w *worker) taskFailed(ctx context.Context, t *asynq.Task, err error) {
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if !willArchive(err, retried, maxRetry) {
-		return
-	}
-	id, _ := asynq.GetTaskID(ctx)
-	queue, _ := asynq.GetQueueName(ctx)
-	reason := jobs.ReasonOf(err)
-	if reason == "" {
-		reason = jobs.ReasonRetryLimit
-	}
-	w.metrics.archived.WithLabelValues(t.Type(), queue, reason).Inc()
-	a := archivedTask{ID: id, Type: t.Type(), Queue: queue, Retried: retried, Reason: reason, Err: err, Payload: t.Payload()}
-	if rerr := w.deadLetters.RecordArchived(context.WithoutCancel(ctx), a); rerr != nil {
-		w.component("deadletter").Error().Err(rerr).Str("task_id", id).Msg("cannot record archived task")
 	}
 }
 
@@ -459,7 +500,8 @@ func (w *worker) intakeQueues() []string {
 	if w.cfg.IntakeQueue != "" {
 		return []string{w.cfg.IntakeQueue}
 	}
-	return []string{jobs.QueueFor(jobs.TypeUserClose), jobs.QueueFor(jobs.TypeUserCreate)}
+	p := w.cfg.queuePrefix()
+	return []string{p + jobs.QueueFor(jobs.TypeUserClose), p + jobs.QueueFor(jobs.TypeUserCreate)}
 }
 
 // mergeQueues returns a followed by the queues of b not in a.

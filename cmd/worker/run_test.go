@@ -278,6 +278,24 @@ func (r *workerRun) metric(t *testing.T, name string, want map[string]string) fl
 	return sum
 }
 
+// metricLabel returns the value of label on the first sample of a family ("" when there is none).
+func (r *workerRun) metricLabel(t *testing.T, name, label string) string {
+	t.Helper()
+	code, body := r.get(t, "/metrics")
+	require.Equal(t, http.StatusOK, code)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	require.NoError(t, err)
+	for _, m := range fams[name].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label {
+				return l.GetValue()
+			}
+		}
+	}
+	return ""
+}
+
 func hasLabels(m *dto.Metric, want map[string]string) bool {
 	got := map[string]string{}
 	for _, l := range m.GetLabel() {
@@ -432,7 +450,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 		return r.metric(t, "docusign_worker_tasks_archived_total",
 			map[string]string{"reason": jobs.ReasonUnknownPermissionProfile, "queue": f.queue}) == 1
 	})
-	archived, ok := r.out.find(t, "task archived")
+	archived, ok := r.out.find(t, "task failed permanently, archived")
 	require.True(t, ok)
 	require.Equal(t, badID, archived["event_id"])
 	require.Equal(t, jobs.ReasonUnknownPermissionProfile, archived["reason"])
