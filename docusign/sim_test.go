@@ -68,11 +68,7 @@ type simFixtures struct {
 
 // loadSimFixtures parses the specs and generates the key pair once per test binary.
 var loadSimFixtures = sync.OnceValues(func() (*simFixtures, error) { //nolint:gochecknoglobals // see above
-	dir, err := openapi.FindSpecDir()
-	if err != nil {
-		return nil, err
-	}
-	specs, err := openapi.LoadDocuSignSpecs(dir)
+	specs, _, err := openapi.DocuSignSpecs()
 	if err != nil {
 		return nil, err
 	}

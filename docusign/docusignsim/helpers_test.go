@@ -64,11 +64,8 @@ type simEnv struct {
 
 // docuSignSpecs parses DocuSign's OpenAPI files once per test binary (0.7 s under -race).
 var docuSignSpecs = sync.OnceValues(func() (map[string]*openapi.Spec, error) { //nolint:gochecknoglobals // see above
-	dir, err := openapi.FindSpecDir()
-	if err != nil {
-		return nil, err
-	}
-	return openapi.LoadDocuSignSpecs(dir)
+	specs, _, err := openapi.DocuSignSpecs()
+	return specs, err
 })
 
 // contractTransport wraps base so that every Admin and eSignature reply the tests receive is

@@ -2,7 +2,8 @@
 // document. Tests use it to hold the DocuSign client and the DocuSign
 // simulator to DocuSign's published contract: every request the client sends
 // and every reply the simulator gives is validated against the OpenAPI files
-// in ../shared/docusign-openapi (see [FindSpecDir]).
+// in ../shared/docusign-openapi (see [FindSpecDir]), or the copies embedded in
+// specs/ ([DocuSignSpecs]).
 //
 // # What is checked
 //

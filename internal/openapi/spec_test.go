@@ -1,27 +1,19 @@
 package openapi
 
 import (
-	"errors"
 	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/jml-sync/docusign-worker/internal/testenv"
 )
 
 // mustDocuSignSpecs loads DocuSign's Admin and eSignature documents, skipping
 // the test when they are absent (failing with REQUIRE_INTEGRATION=1).
 func mustDocuSignSpecs(tb testing.TB) (admin, esign *Spec) {
 	tb.Helper()
-	dir, err := FindSpecDir()
-	if errors.Is(err, ErrSpecDirNotFound) {
-		testenv.SkipOrFail(tb, err.Error())
-	}
-	require.NoError(tb, err)
-	specs, err := LoadDocuSignSpecs(dir)
+	specs, _, err := DocuSignSpecs()
 	require.NoError(tb, err)
 	return specs[AdminPrefix], specs[ESignaturePrefix]
 }

@@ -1,8 +1,11 @@
 package openapi
 
 import (
+	"compress/gzip"
+	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -87,4 +90,49 @@ func isDir(path string) bool {
 func isFile(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir()
+}
+
+// embeddedSpecs are gzip copies of DocuSign's OpenAPI files (github.com/docusign/OpenAPI-Specifications, MIT
+// licence; see specs/README.md), used when the shared directory is not beside the repository, e.g. in CI.
+//
+//go:embed specs/*.json.gz
+var embeddedSpecs embed.FS
+
+// DocuSignSpecs loads DocuSign's Admin and eSignature documents keyed by the prefix they are served under (see
+// LoadDocuSignSpecs), from FindSpecDir's directory when there is one, else from the copies embedded in this
+// package. source says which.
+func DocuSignSpecs() (specs map[string]*Spec, source string, err error) {
+	dir, err := FindSpecDir()
+	if err == nil {
+		specs, err = LoadDocuSignSpecs(dir)
+		return specs, dir, err
+	}
+	if !errors.Is(err, ErrSpecDirNotFound) {
+		return nil, "", err
+	}
+	load := func(name string) (*Spec, error) {
+		f, err := embeddedSpecs.Open("specs/" + name + ".gz")
+		if err != nil {
+			return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+		}
+		data, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+		}
+		return Parse(data)
+	}
+	admin, err := load(AdminSpecFile)
+	if err != nil {
+		return nil, "", err
+	}
+	esign, err := load(ESignatureSpecFile)
+	if err != nil {
+		return nil, "", err
+	}
+	return map[string]*Spec{AdminPrefix: admin, ESignaturePrefix: esign}, "embedded copies (internal/openapi/specs)", nil
 }

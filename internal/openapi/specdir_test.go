@@ -1,6 +1,8 @@
 package openapi
 
 import (
+	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,5 +54,28 @@ func TestFindSpecDir(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// TestEmbeddedSpecsMatchShared: the embedded copies are DocuSign's files unchanged (checked when the shared
+// directory is present) and load on their own.
+func TestEmbeddedSpecsMatchShared(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{AdminSpecFile, ESignatureSpecFile} {
+		f, err := embeddedSpecs.Open("specs/" + name + ".gz")
+		require.NoError(t, err)
+		zr, err := gzip.NewReader(f)
+		require.NoError(t, err)
+		embedded, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		spec, err := Parse(embedded)
+		require.NoError(t, err)
+		require.NotNil(t, spec)
+		if dir, err := FindSpecDir(); err == nil {
+			shared, err := os.ReadFile(filepath.Join(dir, name))
+			require.NoError(t, err)
+			require.Equal(t, shared, embedded, "%s differs from %s", name, dir)
+		}
 	}
 }
