@@ -1,6 +1,8 @@
 // Command enqueue is the operator's CLI for the DocuSign worker: provision one
 // employee on demand, list, show and replay dead letters, publish HR events
-// from a JSONL file, and list, pause and resume the task queues.
+// from a JSONL file, list, pause and resume the task queues, preview what the
+// worker would do for an event, check a rules file, and decide on closes the
+// mass-deprovisioning guard holds.
 //
 //	enqueue employee create|update|close --id E1001 [--email ... --account ACCT[:PROFILE[:GROUP,...]]] [--wait]
 //	enqueue dead list [--reason R] [--queue Q] [--kind task|intake] [--since 24h] [--json]
@@ -8,6 +10,9 @@
 //	enqueue dead replay ID [--edit] | --all [--reason R]
 //	enqueue publish --file events.jsonl
 //	enqueue queue ls|pause|resume [QUEUE]
+//	enqueue plan --event FILE | --employee ID [flags] [--rules FILE] [--json]
+//	enqueue rules check FILE
+//	enqueue guard status | approve --by NAME | reject --by NAME
 //
 // It reads the worker's environment variables (WORKER_REDIS_URL,
 // WORKER_NATS_URL, WORKER_DEADLETTER_STREAM, ...), so it runs with the

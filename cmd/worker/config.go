@@ -218,7 +218,7 @@ func settings() []setting {
 				return nil
 			}},
 		{env: "WORKER_HTTP_ADDR", def: ":8080", group: groupGeneral,
-			usage: "listen address of /healthz, /readyz and /metrics (port 0: any free port)",
+			usage: "listen address of /healthz, /readyz, /metrics, the dashboard (WORKER_MONITORING_PATH) and POST /plan (port 0: any free port)",
 			set:   hostPort(func(c *Config) *string { return &c.HTTPAddr })},
 		{env: "WORKER_SHUTDOWN_TIMEOUT", def: "8s", group: groupGeneral,
 			usage: "on SIGTERM, how long the intake may drain and, then, running tasks may finish before they go back to their queue; keep twice this plus 10 s below the orchestrator's grace period (Kubernetes: 30 s)",
