@@ -105,7 +105,9 @@ func TestEndToEndRedisOutage(t *testing.T) {
 	require.NoError(t, f.sim.SetFault(docusignsim.Fault{Operation: opAdminCreate, Latency: 100 * time.Millisecond}))
 	s := scenario{source: f.source, t0: time.Now().Add(-time.Hour)}
 
-	r := f.start(t, map[string]string{"WORKER_REDIS_URL": rs.url()})
+	// MaxDeliver 3 makes the check below able to fail: a message naked every 2 s (the intake's nak
+	// delay) through the 5 s outage instead of the intake pausing would reach it.
+	r := f.start(t, map[string]string{"WORKER_REDIS_URL": rs.url(), "WORKER_CONSUMER_MAX_DELIVER": "3"})
 	nc, err := nats.Connect(r.natsURL)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
@@ -150,11 +152,12 @@ func TestEndToEndRedisOutage(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if dl, err := js.Stream(ctx, events.DefaultDeadLetterStream); err == nil {
-		info, err := dl.Info(ctx)
-		require.NoError(t, err)
-		require.Zero(t, info.State.Msgs, "no dead letters")
-	}
+	dl, err := js.Stream(ctx, events.DefaultDeadLetterStream)
+	require.NoError(t, err)
+	info, err := dl.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs, "no dead letters")
+	require.Positive(t, r.metric(t, "docusign_worker_events_intake_pauses_total", nil), "the intake paused for the outage")
 	require.Zero(t, advisories.Load(), "no MAX_DELIVERIES advisory")
 	require.Zero(t, r.metric(t, "docusign_worker_events_dead_lettered_total", nil))
 	require.Equal(t, 0, r.stop(t, 20*time.Second))
