@@ -275,21 +275,30 @@ func firstOf(vs ...string) string {
 	return ""
 }
 
-// deadList is `dead list`.
-func deadList(ctx context.Context, e *env, f deadFilter, asJSON bool) error {
+// matchingDead opens the dead-letter stream and returns the dead letters f selects.
+func matchingDead(ctx context.Context, e *env, f deadFilter) (jetstream.Stream, []*deadEntry, error) {
 	s, err := deadStream(ctx, e)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	all, err := readDead(ctx, e, s, time.Time{})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var rows []*deadEntry
+	var out []*deadEntry
 	for _, d := range all {
 		if f.match(d) {
-			rows = append(rows, d)
+			out = append(out, d)
 		}
+	}
+	return s, out, nil
+}
+
+// deadList is `dead list`.
+func deadList(ctx context.Context, e *env, f deadFilter, asJSON bool) error {
+	_, rows, err := matchingDead(ctx, e, f)
+	if err != nil {
+		return err
 	}
 	if asJSON {
 		if rows == nil {
@@ -455,19 +464,9 @@ func deadReplayOne(ctx context.Context, e *env, id string, edit, force bool) err
 
 // deadReplayAll is `dead replay --all`.
 func deadReplayAll(ctx context.Context, e *env, f deadFilter, force bool) error {
-	s, err := deadStream(ctx, e)
+	s, todo, err := matchingDead(ctx, e, f)
 	if err != nil {
 		return err
-	}
-	all, err := readDead(ctx, e, s, time.Time{})
-	if err != nil {
-		return err
-	}
-	var todo []*deadEntry
-	for _, d := range all {
-		if f.match(d) {
-			todo = append(todo, d)
-		}
 	}
 	bar := newProgress(e.s.err, "replaying", len(todo))
 	var c replayCounts
