@@ -68,7 +68,7 @@ type simFixtures struct {
 
 // loadSimFixtures parses the specs and generates the key pair once per test binary.
 var loadSimFixtures = sync.OnceValues(func() (*simFixtures, error) { //nolint:gochecknoglobals // see above
-	specs, _, err := openapi.DocuSignSpecs()
+	specs, err := openapi.DocuSignSpecs()
 	if err != nil {
 		return nil, err
 	}

@@ -2,40 +2,20 @@ package rules
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/jml-sync/docusign-worker/internal/openapi"
 	"github.com/stretchr/testify/require"
 )
-
-// openAPIFile finds DocuSign's eSignature OpenAPI file as internal/openapi does (DOCUSIGN_OPENAPI_DIR, else
-// ../shared/docusign-openapi beside the module root), skipping when it is absent (failing when
-// REQUIRE_INTEGRATION=1).
-func openAPIFile(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("DOCUSIGN_OPENAPI_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "docusign-openapi")
-	}
-	path := filepath.Join(dir, "esignature.rest.swagger-v2.1.json")
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			tb.Fatalf("DocuSign OpenAPI file not found: %v", err)
-		}
-		tb.Skipf("DocuSign OpenAPI file not found: %v", err)
-	}
-	return path
-}
 
 // TestUserSettingsFromOpenAPI: the settings list is the string properties of userSettingsInformation, minus the
 // Metadata companions and the read-only ones; the other lists name the rest.
 func TestUserSettingsFromOpenAPI(t *testing.T) {
 	t.Parallel()
 
-	data, err := os.ReadFile(openAPIFile(t))
+	data, err := openapi.DocuSignSpecFile(openapi.ESignatureSpecFile)
 	require.NoError(t, err)
 	var spec struct {
 		Definitions map[string]struct {

@@ -64,7 +64,7 @@ type simEnv struct {
 
 // docuSignSpecs parses DocuSign's OpenAPI files once per test binary (0.7 s under -race).
 var docuSignSpecs = sync.OnceValues(func() (map[string]*openapi.Spec, error) { //nolint:gochecknoglobals // see above
-	specs, _, err := openapi.DocuSignSpecs()
+	specs, err := openapi.DocuSignSpecs()
 	return specs, err
 })
 

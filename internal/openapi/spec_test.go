@@ -13,7 +13,7 @@ import (
 // the test when they are absent (failing with REQUIRE_INTEGRATION=1).
 func mustDocuSignSpecs(tb testing.TB) (admin, esign *Spec) {
 	tb.Helper()
-	specs, _, err := DocuSignSpecs()
+	specs, err := DocuSignSpecs()
 	require.NoError(tb, err)
 	return specs[AdminPrefix], specs[ESignaturePrefix]
 }

@@ -98,41 +98,49 @@ func isFile(path string) bool {
 //go:embed specs/*.json.gz
 var embeddedSpecs embed.FS
 
+// DocuSignSpecFile returns the bytes of one of DocuSign's OpenAPI files (AdminSpecFile, ESignatureSpecFile): from
+// FindSpecDir's directory when there is one, else the copy embedded in this package.
+func DocuSignSpecFile(name string) ([]byte, error) {
+	dir, err := FindSpecDir()
+	switch {
+	case err == nil:
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("openapi: %w", err)
+		}
+		return data, nil
+	case !errors.Is(err, ErrSpecDirNotFound):
+		return nil, err
+	}
+	f, err := embeddedSpecs.Open("specs/" + name + ".gz")
+	if err != nil {
+		return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+	}
+	return data, nil
+}
+
 // DocuSignSpecs loads DocuSign's Admin and eSignature documents keyed by the prefix they are served under (see
 // LoadDocuSignSpecs), from FindSpecDir's directory when there is one, else from the copies embedded in this
-// package. source says which.
-func DocuSignSpecs() (specs map[string]*Spec, source string, err error) {
-	dir, err := FindSpecDir()
-	if err == nil {
-		specs, err = LoadDocuSignSpecs(dir)
-		return specs, dir, err
-	}
-	if !errors.Is(err, ErrSpecDirNotFound) {
-		return nil, "", err
-	}
-	load := func(name string) (*Spec, error) {
-		f, err := embeddedSpecs.Open("specs/" + name + ".gz")
+// package.
+func DocuSignSpecs() (map[string]*Spec, error) {
+	specs := map[string]*Spec{}
+	for prefix, name := range map[string]string{AdminPrefix: AdminSpecFile, ESignaturePrefix: ESignatureSpecFile} {
+		data, err := DocuSignSpecFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+			return nil, err
 		}
-		defer f.Close()
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
+		if specs[prefix], err = Parse(data); err != nil {
+			return nil, err
 		}
-		data, err := io.ReadAll(zr)
-		if err != nil {
-			return nil, fmt.Errorf("openapi: embedded %s: %w", name, err)
-		}
-		return Parse(data)
 	}
-	admin, err := load(AdminSpecFile)
-	if err != nil {
-		return nil, "", err
-	}
-	esign, err := load(ESignatureSpecFile)
-	if err != nil {
-		return nil, "", err
-	}
-	return map[string]*Spec{AdminPrefix: admin, ESignaturePrefix: esign}, "embedded copies (internal/openapi/specs)", nil
+	return specs, nil
 }
