@@ -53,6 +53,20 @@ func report(b *testing.B, rt *roundTrips) {
 	}
 }
 
+// Limits for redis_rate in the benchmarks. hugeLimit (2^40 calls a second)
+// is what the first benchmarks used; its emission interval (2^-40 s) is lost
+// when redis_rate adds it to its float64 state (seconds since 2017, about
+// 3·10^8, whose step is 6·10^-8 s), so AllowN never writes: TIME and GET
+// only, a limiter that records nothing. recordingLimit (10^6 a second, the
+// limit of redis_rate's own BenchmarkAllow) makes every AllowN write its
+// state, as this limiter writes on every grant; neither refuses anything at
+// these rates. Both are reported.
+func hugeLimit() redis_rate.Limit {
+	return redis_rate.Limit{Rate: 1 << 40, Burst: 1 << 40, Period: time.Second}
+}
+
+func recordingLimit() redis_rate.Limit { return redis_rate.PerSecond(1_000_000) }
+
 // BenchmarkAcquire compares one acquisition of this limiter (the acquire
 // script, with a budget so large that nothing waits) with redis_rate's GCRA
 // AllowN on the same Redis and with x/time/rate in process (the ceiling).
@@ -75,19 +89,18 @@ func BenchmarkAcquire(b *testing.B) {
 		rt.n.Store(0)
 		return lim, rt
 	}
-	newRedisRate := func(b *testing.B) (*redis_rate.Limiter, string, *roundTrips) {
+	newRedisRate := func(b *testing.B, limit redis_rate.Limit) (*redis_rate.Limiter, string, *roundTrips) {
 		b.Helper()
 		rdb, rt := benchClient(b)
 		key := testenv.Prefix(b, nil) + "acct"
 		b.Cleanup(func() { rdb.Del(context.Background(), "rate:"+key) })
 		lim := redis_rate.NewLimiter(rdb)
-		if _, err := lim.AllowN(ctx, key, redis_rate.PerSecond(huge), 1); err != nil {
+		if _, err := lim.AllowN(ctx, key, limit, 1); err != nil {
 			b.Fatal(err)
 		}
 		rt.n.Store(0)
 		return lim, key, rt
 	}
-	limit := redis_rate.Limit{Rate: huge, Burst: huge, Period: time.Second}
 
 	b.Run("ratelimit/serial", func(b *testing.B) {
 		lim, rt := newOurs(b)
@@ -112,31 +125,36 @@ func BenchmarkAcquire(b *testing.B) {
 		})
 		report(b, rt)
 	})
-	b.Run("redis_rate/serial", func(b *testing.B) {
-		lim, key, rt := newRedisRate(b)
-		b.ResetTimer()
-		for b.Loop() {
-			res, err := lim.AllowN(ctx, key, limit, 1)
-			if err != nil || res.Allowed != 1 {
-				b.Fatal(err, res)
-			}
-		}
-		report(b, rt)
-	})
-	b.Run("redis_rate/parallel", func(b *testing.B) {
-		lim, key, rt := newRedisRate(b)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				res, err := lim.AllowN(ctx, key, limit, 1)
+	for _, rr := range []struct {
+		name  string
+		limit redis_rate.Limit
+	}{{"redis_rate", hugeLimit()}, {"redis_rate_recording", recordingLimit()}} {
+		b.Run(rr.name+"/serial", func(b *testing.B) {
+			lim, key, rt := newRedisRate(b, rr.limit)
+			b.ResetTimer()
+			for b.Loop() {
+				res, err := lim.AllowN(ctx, key, rr.limit, 1)
 				if err != nil || res.Allowed != 1 {
-					b.Error(err, res)
-					return
+					b.Fatal(err, res)
 				}
 			}
+			report(b, rt)
 		})
-		report(b, rt)
-	})
+		b.Run(rr.name+"/parallel", func(b *testing.B) {
+			lim, key, rt := newRedisRate(b, rr.limit)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res, err := lim.AllowN(ctx, key, rr.limit, 1)
+					if err != nil || res.Allowed != 1 {
+						b.Error(err, res)
+						return
+					}
+				}
+			})
+			report(b, rt)
+		})
+	}
 	b.Run("x_time_rate/serial", func(b *testing.B) {
 		lim := rate.NewLimiter(rate.Limit(huge), huge)
 		for b.Loop() {
@@ -184,68 +202,67 @@ func BenchmarkObserve(b *testing.B) {
 	report(b, rt)
 }
 
-// BenchmarkAcquirePaired runs this limiter and redis_rate's AllowN in the
-// same loop, alternating which goes first, on two clients of the same Redis.
-// On a shared machine the load drifts between separate benchmarks by more
-// than the difference being measured; paired, both see the same load. It
-// reports the mean and the median latency of each (ns/acquire-…,
-// p50-ns/acquire-…) and their round trips; ns/op is the pair.
+// BenchmarkAcquirePaired runs this limiter and redis_rate's AllowN (at
+// hugeLimit, which writes nothing, and at recordingLimit, which records
+// every call) in the same loop, rotating which goes first, each on its own
+// client of the same Redis. On a shared machine the load drifts between
+// separate benchmarks by more than the difference being measured; paired,
+// all see the same load. It reports the mean and the median latency of each
+// (ns/acquire-…, p50-ns/acquire-…) and their round trips; ns/op is the
+// round of three.
 func BenchmarkAcquirePaired(b *testing.B) {
 	ctx := context.Background()
-	huge := 1 << 40
-	limit := redis_rate.Limit{Rate: huge, Burst: huge, Period: time.Second}
 
 	b.Run("serial", func(b *testing.B) {
-		p := newPair(b, huge)
-		var lat pairLatencies
-		flip := false
+		cs := newContenders(b)
+		lat := make([][]time.Duration, len(cs))
+		k := 0
 		for b.Loop() {
-			if err := p.run(ctx, limit, flip, &lat); err != nil {
+			if err := runRound(ctx, cs, k, lat); err != nil {
 				b.Fatal(err)
 			}
-			flip = !flip
+			k++
 		}
-		p.report(b, &lat)
+		reportContenders(b, cs, lat)
 	})
 	b.Run("parallel", func(b *testing.B) {
-		p := newPair(b, huge)
+		cs := newContenders(b)
 		var (
 			mu  sync.Mutex
-			all pairLatencies
+			all = make([][]time.Duration, len(cs))
 		)
 		b.RunParallel(func(pb *testing.PB) {
-			var lat pairLatencies
-			flip := false
+			lat := make([][]time.Duration, len(cs))
+			k := 0
 			for pb.Next() {
-				if err := p.run(ctx, limit, flip, &lat); err != nil {
+				if err := runRound(ctx, cs, k, lat); err != nil {
 					b.Error(err)
 					break
 				}
-				flip = !flip
+				k++
 			}
 			mu.Lock()
-			all.ours = append(all.ours, lat.ours...)
-			all.theirs = append(all.theirs, lat.theirs...)
+			for i := range all {
+				all[i] = append(all[i], lat[i]...)
+			}
 			mu.Unlock()
 		})
-		p.report(b, &all)
+		reportContenders(b, cs, all)
 	})
 }
 
-// pair is this limiter and redis_rate's, each on its own counted client.
-type pair struct {
-	ours    *ratelimit.Limiter
-	theirs  *redis_rate.Limiter
-	key     string
-	rt, rrt *roundTrips
+// contender is one limiter of the paired benchmark on its own counted
+// client.
+type contender struct {
+	name    string
+	acquire func(context.Context) error
+	rt      *roundTrips
 }
 
-// pairLatencies are the latencies of one goroutine's acquisitions.
-type pairLatencies struct{ ours, theirs []time.Duration }
-
-func newPair(b *testing.B, huge int) *pair {
+func newContenders(b *testing.B) []contender {
 	b.Helper()
 	ctx := context.Background()
+	huge := 1 << 40
 	rdb, rt := benchClient(b)
 	ours, err := ratelimit.New(rdb, ratelimit.Config{
 		KeyPrefix: testenv.Prefix(b, rdb), DefaultLimit: huge, DefaultBurstLimit: huge,
@@ -253,62 +270,71 @@ func newPair(b *testing.B, huge int) *pair {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := ours.Wait(ctx, "acct", 1, ratelimit.Default); err != nil { // loads the script
+	cs := []contender{{name: "ratelimit", rt: rt, acquire: func(ctx context.Context) error {
+		_, err := ours.Wait(ctx, "acct", 1, ratelimit.Default)
+		return err
+	}}}
+	for _, rr := range []struct {
+		name   string
+		limit  redis_rate.Limit
+		writes bool
+	}{{"redis_rate", hugeLimit(), false}, {"redis_rate_recording", recordingLimit(), true}} {
+		rrdb, rrt := benchClient(b)
+		key := testenv.Prefix(b, nil) + "acct"
+		b.Cleanup(func() { rrdb.Del(context.Background(), "rate:"+key) })
+		lim := redis_rate.NewLimiter(rrdb)
+		cs = append(cs, contender{name: rr.name, rt: rrt, acquire: func(ctx context.Context) error {
+			res, err := lim.AllowN(ctx, key, rr.limit, 1)
+			if err == nil && res.Allowed != 1 {
+				err = errors.New(rr.name + " refused")
+			}
+			return err
+		}})
+		if err := cs[len(cs)-1].acquire(ctx); err != nil {
+			b.Fatal(err)
+		}
+		// Whether AllowN wrote its state, as the limits' comment says.
+		if n := rrdb.Exists(ctx, "rate:"+key).Val(); (n == 1) != rr.writes {
+			b.Fatalf("%s: state key exists = %d, want %v", rr.name, n, rr.writes)
+		}
+	}
+	if err := cs[0].acquire(ctx); err != nil { // loads the script
 		b.Fatal(err)
 	}
-	rrdb, rrt := benchClient(b)
-	key := testenv.Prefix(b, nil) + "acct"
-	b.Cleanup(func() { rrdb.Del(context.Background(), "rate:"+key) })
-	theirs := redis_rate.NewLimiter(rrdb)
-	if _, err := theirs.AllowN(ctx, key, redis_rate.PerSecond(huge), 1); err != nil {
-		b.Fatal(err)
+	for _, c := range cs {
+		c.rt.n.Store(0)
 	}
-	rt.n.Store(0)
-	rrt.n.Store(0)
-	return &pair{ours: ours, theirs: theirs, key: key, rt: rt, rrt: rrt}
+	return cs
 }
 
-// run takes one token from each limiter, this one first unless flip, and
-// records how long each took.
-func (p *pair) run(ctx context.Context, limit redis_rate.Limit, flip bool, lat *pairLatencies) error {
-	for i := range 2 {
+// runRound takes one token from each contender, starting with the k-th,
+// and records how long each took.
+func runRound(ctx context.Context, cs []contender, k int, lat [][]time.Duration) error {
+	for j := range cs {
+		i := (j + k) % len(cs)
 		t0 := time.Now()
-		if (i == 0) != flip {
-			if _, err := p.ours.Wait(ctx, "acct", 1, ratelimit.Default); err != nil {
-				return err
-			}
-			lat.ours = append(lat.ours, time.Since(t0))
-			continue
-		}
-		res, err := p.theirs.AllowN(ctx, p.key, limit, 1)
-		if err != nil {
+		if err := cs[i].acquire(ctx); err != nil {
 			return err
 		}
-		if res.Allowed != 1 {
-			return errors.New("redis_rate refused")
-		}
-		lat.theirs = append(lat.theirs, time.Since(t0))
+		lat[i] = append(lat[i], time.Since(t0))
 	}
 	return nil
 }
 
-func (p *pair) report(b *testing.B, lat *pairLatencies) {
+func reportContenders(b *testing.B, cs []contender, lat [][]time.Duration) {
 	b.Helper()
-	for _, s := range []struct {
-		name string
-		lat  []time.Duration
-		rt   *roundTrips
-	}{{"ratelimit", lat.ours, p.rt}, {"redis_rate", lat.theirs, p.rrt}} {
-		if len(s.lat) == 0 {
+	for i, c := range cs {
+		l := lat[i]
+		if len(l) == 0 {
 			continue
 		}
 		var sum time.Duration
-		for _, d := range s.lat {
+		for _, d := range l {
 			sum += d
 		}
-		slices.Sort(s.lat)
-		b.ReportMetric(float64(sum)/float64(len(s.lat)), "ns/acquire-"+s.name)
-		b.ReportMetric(float64(s.lat[len(s.lat)/2]), "p50-ns/acquire-"+s.name)
-		b.ReportMetric(float64(s.rt.n.Load())/float64(len(s.lat)), "roundtrips/acquire-"+s.name)
+		slices.Sort(l)
+		b.ReportMetric(float64(sum)/float64(len(l)), "ns/acquire-"+c.name)
+		b.ReportMetric(float64(l[len(l)/2]), "p50-ns/acquire-"+c.name)
+		b.ReportMetric(float64(c.rt.n.Load())/float64(len(l)), "roundtrips/acquire-"+c.name)
 	}
 }

@@ -91,7 +91,8 @@ type Config struct {
 	// Timeout bounds each Redis round trip (default 1 s; negative: only the
 	// caller's context and the client's own timeouts apply). With Redis down
 	// a refused connection otherwise takes go-redis's dial retries (≈ 1.7 s)
-	// to fail.
+	// to fail. Round trips that start within the same 1/32 of Timeout share
+	// one deadline, so one may be cut up to 3 % short of it.
 	Timeout time.Duration
 	// Clock replaces Redis TIME (tests only). Every process sharing a key
 	// must then use the same clock.

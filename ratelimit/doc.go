@@ -104,9 +104,14 @@
 //
 // # Redis
 //
-// An acquisition is one round trip: one Lua script (EVALSHA, with EVAL when
-// the script cache lacks it) reads and writes the key's state and claims.
-// Merging an observation is another. Time comes from Redis TIME inside the
+// Each acquisition attempt is one round trip: one Lua script (EVALSHA) reads
+// and writes the key's state and claims. A grant on the first attempt, and a
+// *RetryError, cost one; a Wait that sleeps in place costs one more per
+// wake-up (Grant.Attempts counts them), and a cancelled one that held a
+// priority claim one more to withdraw it (ZREM). When Redis's script cache
+// lacks the script (the first call after a restart or SCRIPT FLUSH), EVAL
+// sends it once more, a second round trip. Merging an observation is one
+// round trip too. Time comes from Redis TIME inside the
 // scripts, so no process's clock skew matters (tests inject Config.Clock).
 // All keys of one budget share the Redis Cluster hash tag {key}; see lua.go
 // for the layout. Redis unavailable fails closed: the error wraps

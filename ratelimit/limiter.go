@@ -33,12 +33,12 @@ const deregisterTimeout = time.Second
 type Limiter struct {
 	rdb rediser
 	cfg Config
-	// config is the packed configuration, ARGV[1] of the scripts, boxed
-	// once so that no call allocates it again.
-	config   any
-	idPrefix string
-	idSeq    atomic.Uint64
-	stats    sync.Map // budget key → *keyStats
+	// config is the packed configuration, the head of every script call.
+	config    string
+	deadlines *deadlines
+	idPrefix  string
+	idSeq     atomic.Uint64
+	stats     sync.Map // budget key → *keyStats
 }
 
 // New returns a Limiter over rdb (a *redis.Client, *redis.ClusterClient or
@@ -55,7 +55,8 @@ func New(rdb rediser, cfg Config) (*Limiter, error) {
 		return nil, fmt.Errorf("ratelimit: waiter id: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Limiter{rdb: rdb, cfg: cfg, config: packConfig(cfg), idPrefix: hex.EncodeToString(b) + ":"}, nil
+	return &Limiter{rdb: rdb, cfg: cfg, config: packConfig(cfg), deadlines: newDeadlines(cfg.Timeout),
+		idPrefix: hex.EncodeToString(b) + ":"}, nil
 }
 
 // Grant is a successful acquisition.
@@ -205,8 +206,11 @@ func (l *Limiter) acquire(ctx context.Context, key string, n int, p Priority, ma
 	// A named waiter may hold a claim from an earlier, parked call.
 	claimed := id != ""
 	start := time.Now()
+	now := start
 	for attempt := 1; ; attempt++ {
-		now := time.Now()
+		if attempt > 1 {
+			now = time.Now()
+		}
 		budget := max(maxWait-now.Sub(start), 0)
 		if dl, ok := ctx.Deadline(); ok {
 			budget = min(budget, max(dl.Sub(now), 0))
@@ -298,15 +302,6 @@ func (l *Limiter) unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %w — DocuSign calls are held until Redis is back", ErrUnavailable, op, err)
 }
 
-// startCall bounds one Redis round trip by Config.Timeout (none when it is
-// negative). Call the returned cancel when the round trip ends.
-func (l *Limiter) startCall(ctx context.Context) (context.Context, context.CancelFunc) {
-	if l.cfg.Timeout < 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, l.cfg.Timeout)
-}
-
 // stateKey holds key's state record; the braces make key the Cluster hash
 // tag of all its keys.
 func (l *Limiter) stateKey(key string) string { return l.cfg.KeyPrefix + "{" + key + "}" }
@@ -325,14 +320,19 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
-// maxCallValues is the longest call (ARGV[2]) of any script.
-const maxCallValues = 11
+// configValues is the length of the packed configuration; maxCallValues
+// the longest call of any script, after it.
+const (
+	configValues  = 7
+	maxCallValues = 11
+)
 
-// packCall encodes the call values as little-endian float64s, the scripts'
-// argument and record format, in one allocation.
-func packCall(vals ...float64) string {
-	var buf [8 * maxCallValues]byte
-	return string(appendValues(buf[:0], vals...))
+// packCall encodes the configuration and then the call values as
+// little-endian float64s, the scripts' argument and record format, in one
+// allocation: ARGV[1] of the scripts (see lua.go).
+func (l *Limiter) packCall(vals ...float64) string {
+	var buf [8 * (configValues + maxCallValues)]byte
+	return string(appendValues(append(buf[:0], l.config...), vals...))
 }
 
 func appendValues(b []byte, vals ...float64) []byte {
@@ -345,13 +345,13 @@ func appendValues(b []byte, vals ...float64) []byte {
 // acquireValues is the length of the acquire script's call.
 const acquireValues = 7
 
-// packAcquire packs an acquire call followed by the waiter ID into one
-// allocation and returns the two. An empty id names an anonymous waiter:
-// unique within the process, and the random prefix makes it unique among
-// processes.
+// packAcquire packs the configuration, an acquire call and the waiter ID
+// into one string (ARGV[1] of the acquire script) and returns it with the
+// waiter ID. An empty id names an anonymous waiter: unique within the
+// process, and the random prefix makes it unique among processes.
 func (l *Limiter) packAcquire(id string, vals ...float64) (call, waiter string) {
-	var buf [8*acquireValues + 40]byte
-	b := appendValues(buf[:0], vals...)
+	var buf [8*(configValues+acquireValues) + 40]byte
+	b := appendValues(append(buf[:0], l.config...), vals...)
 	if id == "" {
 		b = append(b, l.idPrefix...)
 		b = strconv.AppendUint(b, l.idSeq.Add(1), 36)
@@ -359,12 +359,12 @@ func (l *Limiter) packAcquire(id string, vals ...float64) (call, waiter string) 
 		b = append(b, id...)
 	}
 	s := string(b)
-	return s[:8*len(vals)], s[8*len(vals):]
+	return s, s[len(l.config)+8*len(vals):]
 }
 
-// packConfig is ARGV[1] of both scripts.
+// packConfig is the head of every script call.
 func packConfig(c Config) string {
-	return packCall(
+	return string(appendValues(nil,
 		float64(c.Window.Milliseconds()),
 		float64(c.BurstWindow.Milliseconds()),
 		float64(c.DefaultLimit),
@@ -372,7 +372,7 @@ func packConfig(c Config) string {
 		max(c.Reserve, 0),
 		max(c.BurstReserve, 0),
 		float64((2 * c.Window).Milliseconds()),
-	)
+	))
 }
 
 // nowArg is the first call value: the injected clock, or 0 for Redis TIME.
@@ -402,9 +402,9 @@ func (l *Limiter) runAcquire(ctx context.Context, now time.Time, ks *keyStats, n
 	}
 	call, id := l.packAcquire(id, l.nowArg(), float64(n), float64(p.rank()), float64(budget.Milliseconds()),
 		float64(hold), float64(waiterSlack.Milliseconds()), flag(claimed))
-	ctx, cancel := l.startCall(ctx)
+	ctx, cancel := l.startCall(ctx, now)
 	defer cancel()
-	s, err := acquireScript.Run(ctx, l.rdb, ks.keys, l.config, call, id).Text()
+	s, err := acquireScript.Run(ctx, l.rdb, ks.keys, call).Text()
 	if err != nil {
 		return acquireReply{}, id, err
 	}
@@ -556,14 +556,14 @@ func (l *Limiter) State(ctx context.Context, key string) (State, error) {
 }
 
 func (l *Limiter) observe(ctx context.Context, key string, kind int, o Observation) (ObserveResult, error) {
-	call := packCall(l.nowArg(), float64(kind),
+	call := l.packCall(l.nowArg(), float64(kind),
 		flag(o.HasHourly), float64(o.Limit), float64(o.Remaining), unixMilliOrZero(o.Reset),
 		flag(o.HasBurst), float64(o.BurstLimit), float64(o.BurstRemaining),
 		unixMilliOrZero(o.At), unixMilliOrZero(o.SentAt))
 	ks := l.keyStats(key)
-	callCtx, cancel := l.startCall(ctx)
+	callCtx, cancel := l.startCall(ctx, time.Now())
 	defer cancel()
-	s, err := observeScript.Run(callCtx, l.rdb, ks.keys[:1], l.config, call).Text()
+	s, err := observeScript.Run(callCtx, l.rdb, ks.keys[:1], call).Text()
 	if err == nil && len(s) != observeReplyLen*valueBytes {
 		err = fmt.Errorf("ratelimit: unexpected observe reply: %d bytes", len(s))
 	}

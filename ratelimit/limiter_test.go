@@ -2,7 +2,9 @@ package ratelimit_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -643,9 +645,22 @@ func TestRedisUnavailable(t *testing.T) {
 	tests := []struct {
 		name     string
 		failOpen bool
+		// ctx is the caller's context: each kind takes its own path to the
+		// round trip's deadline (see startCall).
+		ctx func(t *testing.T) context.Context
 	}{
 		{name: "fail closed"},
 		{name: "fail open", failOpen: true},
+		{name: "fail closed, cancellable context", ctx: func(t *testing.T) context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			return ctx
+		}},
+		{name: "fail closed, context with a later deadline", ctx: func(t *testing.T) context.Context {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			t.Cleanup(cancel)
+			return ctx
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -655,6 +670,9 @@ func TestRedisUnavailable(t *testing.T) {
 			lim, err := ratelimit.New(rdb, ratelimit.Config{FailOpen: tt.failOpen})
 			require.NoError(t, err)
 			ctx := context.Background()
+			if tt.ctx != nil {
+				ctx = tt.ctx(t)
+			}
 
 			began := time.Now()
 			g, err := lim.Wait(ctx, "acct", 1, ratelimit.Critical)
@@ -686,13 +704,118 @@ func TestRequestTooLarge(t *testing.T) {
 	require.False(t, ratelimit.IsRetry(err))
 }
 
+// scriptCalls records the packed argument (ARGV[1]: configuration, then the
+// call) of every script a client runs successfully, with its number of
+// float64 values: 14 for the acquire script (three keys; the waiter ID
+// follows), 18 for the observe script (one key).
+type scriptCalls struct {
+	mu    sync.Mutex
+	calls []scriptCall
+}
+
+type scriptCall struct {
+	argv   string
+	values int
+}
+
+func (s *scriptCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (s *scriptCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd) // an EVALSHA refused with NOSCRIPT is sent again as EVAL
+		// EVALSHA sha numkeys key… ARGV[1]
+		if args := cmd.Args(); err == nil && (cmd.Name() == "evalsha" || cmd.Name() == "eval") {
+			if nk, ok := args[2].(int); ok && len(args) == 4+nk {
+				if argv, ok := args[3+nk].(string); ok {
+					values := 18
+					if nk == 3 {
+						values = 14
+					}
+					s.mu.Lock()
+					s.calls = append(s.calls, scriptCall{argv: argv, values: values})
+					s.mu.Unlock()
+				}
+			}
+		}
+		return err
+	}
+}
+
+// take returns the calls recorded so far and forgets them.
+func (s *scriptCalls) take() []scriptCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	calls := s.calls
+	s.calls = nil
+	return calls
+}
+
+// callValue is the i-th float64 of a packed script argument.
+func callValue(call string, i int) float64 {
+	return math.Float64frombits(binary.LittleEndian.Uint64([]byte(call[8*i : 8*i+8])))
+}
+
+// nowSlot is the index of the call's time (ms; 0 = Redis TIME) in a packed
+// script argument: after the seven configuration values.
+const nowSlot = 7
+
+// TestRedisTimeIsTheClock checks that without Config.Clock the client sends
+// no time at all, so the scripts must take it from Redis TIME: a Redis script
+// has no other clock (no os library; checked below). A limiter that sent its
+// own clock fails the argument checks even though both clocks agree on this
+// machine. The injected clock shows that the checks look at the right value:
+// its time is sent and then is the state's time.
 func TestRedisTimeIsTheClock(t *testing.T) {
 	t.Parallel()
 	b := setup(t, ratelimit.Config{})
-	st, err := b.lim.State(context.Background(), "acct")
+	rec := &scriptCalls{}
+	b.rdb.AddHook(rec)
+	ctx := context.Background()
+
+	// The premise: a script cannot read the clock but through redis.call('TIME').
+	require.Error(t, b.rdb.Eval(ctx, "return os.time()", nil).Err(), "Redis Lua has a clock of its own now")
+
+	g, err := b.lim.Wait(ctx, "acct", 1, ratelimit.Default)
 	require.NoError(t, err)
+	st, err := b.lim.State(ctx, "acct")
+	require.NoError(t, err)
+	calls := rec.take()
+	require.Len(t, calls, 2, "one acquire and one state script")
+	now := float64(time.Now().UnixMilli())
+	for _, call := range calls {
+		require.Zero(t, callValue(call.argv, nowSlot), "the client sent its time")
+		// Not in another slot either, in seconds, milliseconds or microseconds.
+		for i := range call.values {
+			v := callValue(call.argv, i)
+			for _, unit := range []float64{1e-3, 1, 1e3} {
+				require.Greater(t, math.Abs(v-now*unit), 86400e3*unit, "value %d of the call is the client's time", i)
+			}
+		}
+	}
+	// Some clock was read, and it is wall time: Redis TIME.
 	require.WithinDuration(t, time.Now(), st.Now, 2*time.Second)
+	require.WithinDuration(t, time.Now(), g.At, 2*time.Second)
 	require.Equal(t, st.Now.Truncate(time.Hour).Add(time.Hour).UnixMilli(), st.WindowEnd.UnixMilli())
+
+	// The control: an injected clock (March 2027) is sent and becomes the
+	// state's time.
+	clk := newSimClock(windowStart(time.Hour).Add(90 * time.Second))
+	lim, err := ratelimit.New(b.rdb, ratelimit.Config{KeyPrefix: b.prefix + "clock:", Clock: clk})
+	require.NoError(t, err)
+	_, err = lim.Wait(ctx, "acct", 1, ratelimit.Default)
+	require.NoError(t, err)
+	st, err = lim.State(ctx, "acct")
+	require.NoError(t, err)
+	calls = rec.take()
+	require.Len(t, calls, 2)
+	for _, call := range calls {
+		require.Equal(t, float64(clk.Now().UnixMilli()), callValue(call.argv, nowSlot))
+	}
+	require.Equal(t, clk.Now(), st.Now)
 }
 
 func TestStatsSnapshot(t *testing.T) {

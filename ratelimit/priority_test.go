@@ -42,8 +42,9 @@ func (r *acquireRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 func (r *acquireRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		args := cmd.Args()
-		// EVALSHA sha 3 key claims claims config call waiter
-		isAcquire := (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(args) == 9 && fmt.Sprint(args[2]) == "3"
+		// EVALSHA sha 3 key claims claims call, the call being the packed
+		// configuration (7 values), the acquire values (7) and the waiter ID
+		isAcquire := (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(args) == 7 && fmt.Sprint(args[2]) == "3"
 		sent := time.Now()
 		err := next(ctx, cmd)
 		replied := time.Now()
@@ -60,10 +61,10 @@ func (r *acquireRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 		}
 		code := int64(math.Float64frombits(binary.LittleEndian.Uint64([]byte(reply[:8]))))
 		r.mu.Lock()
-		call := fmt.Sprint(args[7]) // packed: now, n, rank, …
-		rank := math.Float64frombits(binary.LittleEndian.Uint64([]byte(call[16:24])))
+		call := fmt.Sprint(args[6]) // packed: configuration, then now, n, rank, …
+		rank := math.Float64frombits(binary.LittleEndian.Uint64([]byte(call[9*8 : 10*8])))
 		r.attempts = append(r.attempts, attempt{sent: sent, replied: replied,
-			rank: fmt.Sprint(rank), waiter: fmt.Sprint(args[8]), code: code})
+			rank: fmt.Sprint(rank), waiter: call[14*8:], code: code})
 		r.mu.Unlock()
 		return err
 	}

@@ -33,6 +33,9 @@ const (
 	quotaWindows     = 3
 	quotaProcesses   = 3
 	quotaAvailable   = quotaLimit - quotaLimit/10 - quotaForeign
+	// quotaBurstAllowance is what the limiter lets us spend in one burst
+	// window: the burst limit minus its default 10 % burst reserve.
+	quotaBurstAllowance = quotaBurst - quotaBurst/10
 	// quotaFloor is the share of the available budget each window must use;
 	// the goal is 97 %, the floor leaves room for a noisy machine.
 	quotaFloor = 0.90
@@ -40,9 +43,19 @@ const (
 
 // TestQuota runs three separate loadgen processes, each calling the
 // simulator through the real client with the real limiter as fast as the
-// limiter allows, for exactly three windows, and checks: no call throttled,
-// the burst limit never exceeded, and at least 90 % of the available budget
-// used in every window.
+// limiter allows, for exactly three windows, and checks: no call throttled
+// (hourly or burst), our calls in every burst window within the burst limit
+// minus the burst reserve, and at least 90 % of the available budget used in
+// every window.
+//
+// The simulator refuses any call over the burst limit, so the calls it
+// accepts in a burst window (MaxBurst) can never exceed the limit: asserting
+// that would check nothing. A burst the limiter let through shows as burst
+// rejections, and our own calls per burst window (MaxBurstOurs), which the
+// simulator does not cap below the limit, must stay within what the limiter
+// allows us. This scenario is paced, not burst-bound (about 45 of our calls
+// per 5 s), so the allowance is not reached here; the ratelimit package's
+// TestQuotaSimulation has a burst-bound variant that reaches it.
 func TestQuota(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the quota test runs three compressed hours (about 3–4 minutes)")
@@ -150,8 +163,10 @@ func TestQuota(t *testing.T) {
 		usedTotal += w.UsedOurs
 		t.Logf("%-8d %6d %8d %9d %10d %8.1f%%  max burst %d (ours %d)", k+1, w.UsedOurs, w.UsedForeign,
 			w.RejectedHourly+w.RejectedBurst, quotaAvailable, 100*used, w.MaxBurst, w.MaxBurstOurs)
-		require.Zero(t, w.RejectedHourly+w.RejectedBurst, "window %d: calls refused by DocuSign", k+1)
-		require.LessOrEqual(t, w.MaxBurst, quotaBurst, "window %d: burst limit exceeded", k+1)
+		require.Zero(t, w.RejectedHourly, "window %d: calls refused by the hourly limit", k+1)
+		require.Zero(t, w.RejectedBurst, "window %d: calls refused by the burst limit", k+1)
+		require.LessOrEqual(t, w.MaxBurstOurs, quotaBurstAllowance,
+			"window %d: our calls in one burst window passed the burst limit minus the burst reserve", k+1)
 		require.Zero(t, w.ForeignRejected, "window %d: the foreign application was starved", k+1)
 		require.GreaterOrEqual(t, used, quotaFloor, "window %d: used %.1f%% of the available budget", k+1, 100*used)
 	}
