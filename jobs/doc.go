@@ -133,6 +133,36 @@
 // instead of converging again to "unchanged". A failed publication of the
 // "failed" event is logged; the task is archived anyway.
 //
+// # Mapping rules
+//
+// With [Config.Rules] (a *rules.Store) the handlers apply the rules in force
+// when the task runs: an employee out of scope is skipped
+// ([OutcomeOutOfScope]), or closed in every managed account when the scope's
+// on_exit is close and the worker provisioned them (an identity map entry);
+// otherwise the desired memberships are the event's and the rules' accounts
+// per the file's precedence. User settings from the rules cost one
+// eSignature Users:update per account, sent only when they differ from the
+// last ones sent (kept in the identity map). Without rules, a create or
+// membership task without accounts fails permanently ([ReasonNoAccounts]).
+//
+// # Plans and shadow mode
+//
+// [NewDryRunDirectory] reads DocuSign and records writes instead of sending
+// them ([PlannedCall]): the surfaces' own code decides what to send, so a
+// plan lists exactly the calls a live run sends. [Handlers.Plan] works out one
+// task that way without recording anything; with [Config.Shadow] the handlers
+// run fully over a dry-run directory and their audit events list the planned
+// writes under ids of their own.
+//
+// # Dead letters and the close guard
+//
+// [DeadLetters] writes a durable record of every archived task to the
+// dead-letter stream, from asynq's ErrorHandler and from a sweep of the
+// archive; [ReplayDeadLetter] enqueues one again with a fresh retry count.
+// [Guard] holds closes beyond the mass-deprovisioning threshold
+// ([CloseHeldError], which spends no retry) until an operator approves or
+// rejects them ([GuardControl]).
+//
 // # Wiring (cmd/worker)
 //
 //	hook := jobs.NewLimiterHook(limiter, metrics)      // docusign.Config.Hook

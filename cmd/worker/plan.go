@@ -171,7 +171,7 @@ func (w *worker) newPlanner(cfg jobs.Config, opts jobs.AdminOptions) error {
 		return err //nolint:wrapcheck // prefixed by events
 	}
 	w.planner = &planner{handlers: h, decoder: dec, maxBytes: w.cfg.MaxEventBytes,
-		dir: rulesDirectory{client: w.client, surface: w.cfg.DocuSignSurface, accounts: w.cfg.DocuSignAccounts}}
+		dir: w.rulesDirectory()}
 	return nil
 }
 

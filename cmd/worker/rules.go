@@ -31,6 +31,11 @@ type rulesDirectory struct {
 
 var _ rules.Directory = rulesDirectory{}
 
+// rulesDirectory is the worker's rules.Directory.
+func (w *worker) rulesDirectory() rulesDirectory {
+	return rulesDirectory{client: w.client, surface: w.cfg.DocuSignSurface, accounts: w.cfg.DocuSignAccounts}
+}
+
 func (d rulesDirectory) Accounts(context.Context) ([]string, error) { return d.accounts, nil }
 
 func (d rulesDirectory) PermissionProfiles(ctx context.Context, accountID string) ([]string, error) {
@@ -84,8 +89,7 @@ func (w *worker) startRules(ctx context.Context) error {
 		return nil
 	}
 	log := w.component("rules")
-	dir := rulesDirectory{client: w.client, surface: w.cfg.DocuSignSurface, accounts: w.cfg.DocuSignAccounts}
-	w.rulesDir = dir
+	dir := w.rulesDirectory()
 	w.rules = rules.NewStore(w.cfg.RulesFile, func(ctx context.Context, set *rules.Set) error { return set.Validate(ctx, dir) })
 	lctx, cancel := context.WithTimeout(ctx, rulesLoadTimeout)
 	err := w.rules.Load(lctx)

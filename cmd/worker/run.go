@@ -109,7 +109,6 @@ type worker struct {
 	planner   *planner
 
 	rules     *rules.Store
-	rulesDir  rulesDirectory
 	rulesStop context.CancelFunc
 	rulesDone chan struct{}
 
