@@ -21,24 +21,6 @@ import (
 	"github.com/jml-sync/docusign-worker/jobs"
 )
 
-// guardClock is an injected clock for the guard's scripts.
-type guardClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *guardClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *guardClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // guardMetrics counts what the guard reports.
 type guardMetrics struct {
 	tripped, held atomic.Int64
@@ -52,7 +34,7 @@ type guardBundle struct {
 	rdb     *redis.Client
 	guard   *jobs.Guard
 	ctl     *jobs.GuardControl
-	clock   *guardClock
+	clock   *testenv.Clock
 	metrics *guardMetrics
 	cfg     jobs.GuardConfig
 }
@@ -62,7 +44,7 @@ type guardBundle struct {
 func setupGuard(t *testing.T, cfg jobs.GuardConfig, realTime bool) *guardBundle {
 	t.Helper()
 	rdb := mustRedis(t)
-	b := &guardBundle{rdb: rdb, clock: &guardClock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, metrics: &guardMetrics{}}
+	b := &guardBundle{rdb: rdb, clock: testenv.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)), metrics: &guardMetrics{}}
 	cfg.Redis = rdb
 	cfg.KeyPrefix = jobs.GuardKeyPrefix(testenv.Prefix(t, rdb))
 	cfg.Metrics = b.metrics

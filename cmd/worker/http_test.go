@@ -11,27 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func getReady(t *testing.T, h http.Handler) (int, readyReply) {
 	t.Helper()
@@ -45,7 +28,7 @@ func getReady(t *testing.T, h http.Handler) (int, readyReply) {
 
 func TestReadiness(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	var redisErr, docusignErr atomic.Value
 	redisErr.Store(errNone{})
 	docusignErr.Store(errNone{})

@@ -23,6 +23,7 @@ import (
 
 	"github.com/jml-sync/docusign-worker/docusign/docusignsim"
 	"github.com/jml-sync/docusign-worker/internal/openapi"
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 )
 
 // Demo seed ids (testdata/demo-seed.json).
@@ -35,31 +36,13 @@ const (
 	defaultTimeo = 10 * time.Second
 )
 
-// fakeClock is a settable clock for windows and token expiry.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // simEnv is a running simulator plus what a test needs to call it.
 type simEnv struct {
 	srv    *docusignsim.Server
 	key    *rsa.PrivateKey
 	keyPEM []byte
 	hc     *http.Client
-	clock  *fakeClock
+	clock  *testenv.Clock
 }
 
 // docuSignSpecs parses DocuSign's OpenAPI files once per test binary (0.7 s under -race).
@@ -109,7 +92,7 @@ func mustKeyPair(tb testing.TB) (*rsa.PrivateKey, []byte, []byte) {
 func setup(tb testing.TB, mutate func(*docusignsim.Options)) *simEnv {
 	tb.Helper()
 	key, privPEM, pubPEM := mustKeyPair(tb)
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	opts := docusignsim.Options{PublicKeyPEM: pubPEM, NowFunc: clock.Now}
 	if mutate != nil {
 		mutate(&opts)
