@@ -62,7 +62,8 @@ func TestWorkerDeadLetters(t *testing.T) {
 	require.Equal(t, "E-DL1", dl.EmployeeID)
 	require.Equal(t, f.queue, dl.Queue)
 	require.Contains(t, dl.Error, "No Such Group")
-	require.Equal(t, asynq.TaskStateArchived, f.taskState(t, "evt-badgroup"))
+	// The ErrorHandler writes the record just before asynq archives the task.
+	waitFor(t, 10*time.Second, "the task is archived", func() bool { return f.taskState(t, "evt-badgroup") == asynq.TaskStateArchived })
 	require.Equal(t, 1.0, r.metric(t, "docusign_worker_deadletter_records_total",
 		map[string]string{"reason": jobs.ReasonUnknownGroup, "recorded_by": jobs.RecordedByErrorHandler}))
 	require.Equal(t, 1.0, r.metric(t, "docusign_worker_deadletter_stream_messages", nil))
