@@ -29,6 +29,21 @@ if now <= 0 then
 end
 local keep = tonumber(ARGV[2])
 local function num(x) return string.format('%.0f', x) end
+-- settle ends a trip: the held closes are remembered in the sorted set key
+-- (approved or rejected) for keep ms, the held set and the trip are cleared;
+-- it returns the held closes as id, queue pairs.
+local function settle(state, heldKey, key)
+  local held = redis.call('HGETALL', heldKey)
+  for i = 1, #held, 2 do
+    redis.call('ZADD', key, num(now), held[i])
+  end
+  if #held > 0 then
+    redis.call('PEXPIRE', key, num(keep))
+  end
+  redis.call('DEL', heldKey)
+  redis.call('HDEL', state, 'tripped_at', 'threshold', 'count', 'tripped_task')
+  return held
+end
 `
 
 // Reply codes of the admit and check scripts.
@@ -160,15 +175,7 @@ local d = tonumber(ARGV[3])
 if d <= 0 then
   d = tonumber(st[2]) or tonumber(ARGV[5])
 end
-local held = redis.call('HGETALL', KEYS[3])
-for i = 1, #held, 2 do
-  redis.call('ZADD', KEYS[4], num(now), held[i])
-end
-if #held > 0 then
-  redis.call('PEXPIRE', KEYS[4], num(keep))
-end
-redis.call('DEL', KEYS[3])
-redis.call('HDEL', KEYS[1], 'tripped_at', 'threshold', 'count', 'tripped_task')
+local held = settle(KEYS[1], KEYS[3], KEYS[4])
 redis.call('HSET', KEYS[1], 'approved_until', num(now + d), 'approved_at', num(now), 'approved_by', ARGV[4])
 local out = {'done', num(now), num(now + d)}
 for i = 1, #held do
@@ -186,15 +193,7 @@ return out`)
 if not redis.call('HGET', KEYS[1], 'tripped_at') then
   return {'not_tripped', num(now)}
 end
-local held = redis.call('HGETALL', KEYS[3])
-for i = 1, #held, 2 do
-  redis.call('ZADD', KEYS[5], num(now), held[i])
-end
-if #held > 0 then
-  redis.call('PEXPIRE', KEYS[5], num(keep))
-end
-redis.call('DEL', KEYS[3])
-redis.call('HDEL', KEYS[1], 'tripped_at', 'threshold', 'count', 'tripped_task')
+local held = settle(KEYS[1], KEYS[3], KEYS[5])
 redis.call('HSET', KEYS[1], 'rejected_at', num(now), 'rejected_by', ARGV[3])
 local out = {'done', num(now)}
 for i = 1, #held do

@@ -2,7 +2,6 @@ package ratelimit_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,33 +11,6 @@ import (
 	"github.com/jml-sync/docusign-worker/internal/testenv"
 	"github.com/jml-sync/docusign-worker/ratelimit"
 )
-
-// simClock is a manual clock shared by limiters in one test.
-type simClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newSimClock(t time.Time) *simClock { return &simClock{t: t} }
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *simClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *simClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
 
 // windowStart returns an instant aligned to w (a window start) in 2027.
 func windowStart(w time.Duration) time.Time {

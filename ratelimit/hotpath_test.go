@@ -88,7 +88,7 @@ func TestHotPathIsOneEvalSha(t *testing.T) {
 func TestGrantReplyMatchesState(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(50 * time.Second))
+	clk := testenv.NewClock(start.Add(50 * time.Second))
 	b := setup(t, ratelimit.Config{Window: time.Minute, BurstWindow: 10 * time.Second, DefaultLimit: 600,
 		DefaultBurstLimit: 100, Reserve: 0.2, BurstReserve: 0.3, Clock: clk})
 	ctx := context.Background()

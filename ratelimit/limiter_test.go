@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 	"github.com/jml-sync/docusign-worker/ratelimit"
 )
 
@@ -28,7 +29,7 @@ func TestConcurrencyNeverOverGrants(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
 	// Halfway through the window the line has released (1000 − 100) / 2.
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	cfg := bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 1000, Clock: clk})
 	b := setup(t, cfg)
 	cfg.KeyPrefix = b.prefix
@@ -150,7 +151,7 @@ func TestObserveSameWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newSimClock(start.Add(10 * time.Second))
+			clk := testenv.NewClock(start.Add(10 * time.Second))
 			b := setup(t, ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk})
 			ctx := context.Background()
 			for _, rem := range tt.observed {
@@ -174,7 +175,7 @@ func TestObserveSameWindow(t *testing.T) {
 func TestObserveNewWindowReplaces(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(59 * time.Second))
+	clk := testenv.NewClock(start.Add(59 * time.Second))
 	b := setup(t, ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk})
 	ctx := context.Background()
 	_, err := b.lim.Observe(ctx, "acct", ratelimit.Observation{HasHourly: true, Limit: 600, Remaining: 20, Reset: start.Add(time.Minute)})
@@ -197,7 +198,7 @@ func TestObserveNewWindowReplaces(t *testing.T) {
 func TestObserveOlderWindowIgnored(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(time.Minute + 5*time.Second))
+	clk := testenv.NewClock(start.Add(time.Minute + 5*time.Second))
 	b := setup(t, ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk})
 	ctx := context.Background()
 	_, err := b.lim.Observe(ctx, "acct", ratelimit.Observation{HasHourly: true, Limit: 600, Remaining: 500, Reset: start.Add(2 * time.Minute)})
@@ -223,7 +224,7 @@ func TestObserveAdoptsServerWindowPhase(t *testing.T) {
 	// reply with another reset moves the window there, and rollovers keep
 	// that phase.
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(10 * time.Second))
+	clk := testenv.NewClock(start.Add(10 * time.Second))
 	b := setup(t, ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk})
 	ctx := context.Background()
 	st, err := b.lim.State(ctx, "acct")
@@ -260,7 +261,7 @@ func TestObserveBurst(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newSimClock(start.Add(8 * time.Second))
+			clk := testenv.NewClock(start.Add(8 * time.Second))
 			b := setup(t, ratelimit.Config{Window: time.Minute, BurstWindow: 5 * time.Second, DefaultLimit: 600, DefaultBurstLimit: 100, Clock: clk})
 			o := ratelimit.Observation{HasBurst: true, BurstLimit: 100, BurstRemaining: 30, At: start.Add(tt.at)}
 			if tt.sentAt > 0 {
@@ -278,7 +279,7 @@ func TestObserveBurst(t *testing.T) {
 func TestRateLimitedHourly(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk}))
 	ctx := context.Background()
 
@@ -311,7 +312,7 @@ func TestRateLimitedHourly(t *testing.T) {
 func TestRateLimitedBurst(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(50*time.Second + 1500*time.Millisecond))
+	clk := testenv.NewClock(start.Add(50*time.Second + 1500*time.Millisecond))
 	b := setup(t, ratelimit.Config{Window: time.Minute, BurstWindow: 5 * time.Second, DefaultLimit: 6000, DefaultBurstLimit: 100, Clock: clk})
 	ctx := context.Background()
 	require.NoError(t, b.lim.ObserveRateLimited(ctx, "acct", ratelimit.Burst, time.Time{}))
@@ -343,7 +344,7 @@ func TestReserveRespected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newSimClock(start.Add(6 * time.Second))
+			clk := testenv.NewClock(start.Add(6 * time.Second))
 			b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Reserve: tt.reserve, Clock: clk}))
 			ctx := context.Background()
 			// Other integrations spent 300 by the time of this reply.
@@ -366,7 +367,7 @@ func TestReserveRespected(t *testing.T) {
 func TestPacingSpreadsGrants(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start)
+	clk := testenv.NewClock(start)
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk}))
 	// Step through the window in hundredths, taking everything allowed: the
 	// 540 releasable tokens come out evenly, 5.4 per step, none ahead.
@@ -385,7 +386,7 @@ func TestPacingSpreadsGrants(t *testing.T) {
 func TestPacingReDrawnAfterForeignSpend(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(20 * time.Second))
+	clk := testenv.NewClock(start.Add(20 * time.Second))
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk}))
 	ctx := context.Background()
 	// Other integrations spent 400 in the first third: the 140 left above the
@@ -414,7 +415,7 @@ func TestPacingReDrawnAfterForeignSpend(t *testing.T) {
 func TestBurstNeverExceeded(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(40 * time.Second))
+	clk := testenv.NewClock(start.Add(40 * time.Second))
 	b := setup(t, ratelimit.Config{Window: time.Minute, BurstWindow: 5 * time.Second, DefaultLimit: 100_000, DefaultBurstLimit: 20, Clock: clk})
 	ctx := context.Background()
 	for w := range 3 {
@@ -448,7 +449,7 @@ func TestScriptMatchesPaceMath(t *testing.T) {
 		askAt := obsAt.Add(time.Duration(rng.IntN(int(start.Add(time.Minute).Sub(obsAt).Milliseconds()))) * time.Millisecond)
 		n := 1 + rng.IntN(5)
 
-		clk := newSimClock(obsAt)
+		clk := testenv.NewClock(obsAt)
 		b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk}))
 		ctx := context.Background()
 		r, err := b.lim.Observe(ctx, "acct", ratelimit.Observation{HasHourly: true, Limit: 600, Remaining: remaining, Reset: start.Add(time.Minute)})
@@ -476,7 +477,7 @@ func TestScriptMatchesPaceMath(t *testing.T) {
 func TestForeignEstimate(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk}))
 	ctx := context.Background()
 	obs := func(rem int) ratelimit.State {
@@ -506,7 +507,7 @@ func TestForeignEstimate(t *testing.T) {
 func TestWindowRollover(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Hour)
-	clk := newSimClock(start.Add(20 * time.Minute))
+	clk := testenv.NewClock(start.Add(20 * time.Minute))
 	b := setup(t, ratelimit.Config{Clock: clk}) // defaults: 3000/h, aligned to the hour
 	ctx := context.Background()
 	st, err := b.lim.State(ctx, "acct")
@@ -532,7 +533,7 @@ func TestWindowRollover(t *testing.T) {
 func TestWaitInPlace(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	// 100 tokens a second: the next token is near, so Wait sleeps in place,
 	// retrying until the test moves the clock on.
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 6000, Reserve: -1, Clock: clk}))
@@ -572,7 +573,7 @@ func TestWaitInPlace(t *testing.T) {
 func TestWaitReturnsRetryError(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	// 20 per minute without reserve: a token every 3 s, more than MaxWait.
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 20, Reserve: -1, Clock: clk}))
 	ctx := context.Background()
@@ -594,7 +595,7 @@ func TestWaitReturnsRetryError(t *testing.T) {
 func TestWaitRespectsDeadline(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	// A token every 600 ms: within MaxWait, but not within the deadline.
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 100, Reserve: -1, Clock: clk}))
 	drain(t, b.lim, "acct", ratelimit.Default)
@@ -612,7 +613,7 @@ func TestCancellation(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
 	// The clock stands still: the token never comes, Wait sleeps in place.
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 100, Reserve: -1, MaxWait: time.Minute, Clock: clk}))
 	drain(t, b.lim, "acct", ratelimit.Low)
 	claims := b.prefix + "{acct}:claims:critical"
@@ -803,7 +804,7 @@ func TestRedisTimeIsTheClock(t *testing.T) {
 
 	// The control: an injected clock (March 2027) is sent and becomes the
 	// state's time.
-	clk := newSimClock(windowStart(time.Hour).Add(90 * time.Second))
+	clk := testenv.NewClock(windowStart(time.Hour).Add(90 * time.Second))
 	lim, err := ratelimit.New(b.rdb, ratelimit.Config{KeyPrefix: b.prefix + "clock:", Clock: clk})
 	require.NoError(t, err)
 	_, err = lim.Wait(ctx, "acct", 1, ratelimit.Default)
@@ -821,7 +822,7 @@ func TestRedisTimeIsTheClock(t *testing.T) {
 func TestStatsSnapshot(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 600, Clock: clk}))
 	ctx := context.Background()
 	for _, p := range []ratelimit.Priority{ratelimit.Critical, ratelimit.Critical, ratelimit.Low} {
@@ -912,7 +913,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 	t.Parallel()
 	b := setup(t, ratelimit.Config{})
 	rdb := &forgetfulRedis{Client: b.rdb}
-	lim, err := ratelimit.New(rdb, ratelimit.Config{KeyPrefix: b.prefix, Clock: newSimClock(windowStart(time.Hour).Add(time.Minute))})
+	lim, err := ratelimit.New(rdb, ratelimit.Config{KeyPrefix: b.prefix, Clock: testenv.NewClock(windowStart(time.Hour).Add(time.Minute))})
 	require.NoError(t, err)
 	_, err = lim.TryAcquire(context.Background(), "acct", 1, ratelimit.Default)
 	require.NoError(t, err, "NOSCRIPT falls back to EVAL")

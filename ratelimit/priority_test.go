@@ -217,7 +217,7 @@ func TestPriorityParkedClaim(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newSimClock(start.Add(30 * time.Second))
+			clk := testenv.NewClock(start.Add(30 * time.Second))
 			// A token every 3 s: longer than MaxWait, so requests park.
 			b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 20, Reserve: -1, Clock: clk}))
 			drain(t, b.lim, "acct", ratelimit.Low)
@@ -262,7 +262,7 @@ func TestPriorityParkedClaim(t *testing.T) {
 func TestPriorityEqualDoesNotBlock(t *testing.T) {
 	t.Parallel()
 	start := windowStart(time.Minute)
-	clk := newSimClock(start.Add(30 * time.Second))
+	clk := testenv.NewClock(start.Add(30 * time.Second))
 	b := setup(t, bigBurst(ratelimit.Config{Window: time.Minute, DefaultLimit: 20, Reserve: -1, Clock: clk}))
 	drain(t, b.lim, "acct", ratelimit.Critical)
 	_, err := b.lim.TryAcquire(context.Background(), "acct", 1, ratelimit.Critical)

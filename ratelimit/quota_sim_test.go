@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jml-sync/docusign-worker/internal/testenv"
 	"github.com/jml-sync/docusign-worker/ratelimit"
 )
 
@@ -141,7 +142,7 @@ func TestQuotaSimulation(t *testing.T) {
 			burstAllowance := burst - burst/10
 			perWindow := int(window/burstWindow) * burstAllowance
 			start := windowStart(window)
-			clk := newSimClock(start)
+			clk := testenv.NewClock(start)
 			cfg := ratelimit.Config{
 				Window: window, BurstWindow: burstWindow, DefaultLimit: tt.defaultLimit,
 				DefaultBurstLimit: tt.defBurst, Clock: clk,

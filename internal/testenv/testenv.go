@@ -117,9 +117,17 @@ func (c *Clock) Now() time.Time {
 	return c.t
 }
 
-// Advance moves the clock by d.
-func (c *Clock) Advance(d time.Duration) {
+// Set sets the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Advance moves the clock by d and returns the new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	return c.t
 }
